@@ -1,0 +1,457 @@
+//! Probability distributions of the scenario files and their samplers.
+//!
+//! Every sample consumes exactly one generator word (closed-form kinds are sampled by
+//! inversion), so that two scenarios that differ only in a distribution's parameters
+//! still share their random numbers, and a larger value of a parameter moves every
+//! sample the same way.
+
+use rand::Rng;
+use rand_distr::Distribution;
+use serde::{Deserialize, Serialize};
+use statrs::function::erf::erfc_inv;
+
+/// A distribution as written in a scenario file, e.g.
+/// `{ kind = "lognormal", median = 6.0, sigma = 1.2 }`. The unit is the field's.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Dist {
+    Constant {
+        value: f64,
+    },
+    Uniform {
+        min: f64,
+        max: f64,
+    },
+    Exponential {
+        mean: f64,
+    },
+    /// Parameterised by its median and the standard deviation of its logarithm.
+    Lognormal {
+        median: f64,
+        sigma: f64,
+    },
+    Gamma {
+        shape: f64,
+        scale: f64,
+    },
+    Weibull {
+        shape: f64,
+        scale: f64,
+    },
+    /// A piecewise-linear CDF through `[value, cumulative probability]` points; the last
+    /// point's probability must be 1.
+    Empirical {
+        points: Vec<[f64; 2]>,
+    },
+    /// Discrete values with weights (need not sum to 1).
+    Discrete {
+        values: Vec<f64>,
+        weights: Vec<f64>,
+    },
+    Mixture {
+        components: Vec<Component>,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Component {
+    pub weight: f64,
+    pub dist: Dist,
+}
+
+/// Uniform in [0, 1) from one 64-bit word: the conversion is spelled out here so that it
+/// cannot change under us with a crate version.
+#[inline]
+pub fn unit<R: Rng + ?Sized>(rng: &mut R) -> f64 {
+    (rng.next_u64() >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
+}
+
+/// `true` with probability `p`, always consuming one word.
+#[inline]
+pub fn chance<R: Rng + ?Sized>(rng: &mut R, p: f64) -> bool {
+    unit(rng) < p
+}
+
+impl Dist {
+    /// Checks the parameters; the error says what was expected.
+    pub fn check(&self) -> Result<(), String> {
+        let finite = |name: &str, v: f64| {
+            if v.is_finite() {
+                Ok(())
+            } else {
+                Err(format!("`{name}` must be a finite number, got {v}"))
+            }
+        };
+        let positive = |name: &str, v: f64| {
+            if v.is_finite() && v > 0.0 {
+                Ok(())
+            } else {
+                Err(format!("`{name}` must be a number greater than 0, got {v}"))
+            }
+        };
+        match self {
+            Dist::Constant { value } => finite("value", *value),
+            Dist::Uniform { min, max } => {
+                finite("min", *min)?;
+                finite("max", *max)?;
+                if min > max {
+                    return Err(format!(
+                        "uniform needs min <= max, got min {min} > max {max}"
+                    ));
+                }
+                Ok(())
+            }
+            Dist::Exponential { mean } => positive("mean", *mean),
+            Dist::Lognormal { median, sigma } => {
+                positive("median", *median)?;
+                if !(sigma.is_finite() && *sigma >= 0.0) {
+                    return Err(format!("`sigma` must be a number >= 0, got {sigma}"));
+                }
+                Ok(())
+            }
+            Dist::Gamma { shape, scale } | Dist::Weibull { shape, scale } => {
+                positive("shape", *shape)?;
+                positive("scale", *scale)
+            }
+            Dist::Empirical { points } => {
+                if points.len() < 2 {
+                    return Err(
+                        "empirical needs at least two [value, cumulative probability] points"
+                            .into(),
+                    );
+                }
+                let mut prev = [f64::NEG_INFINITY, 0.0];
+                for (i, [x, p]) in points.iter().copied().enumerate() {
+                    if !x.is_finite() || !(0.0..=1.0).contains(&p) {
+                        return Err(format!(
+                            "empirical point {i} must be [finite value, probability in 0..1], got [{x}, {p}]"
+                        ));
+                    }
+                    if x < prev[0] || p < prev[1] {
+                        return Err(format!(
+                            "empirical points must be non-decreasing in value and probability (point {i})"
+                        ));
+                    }
+                    prev = [x, p];
+                }
+                if (prev[1] - 1.0).abs() > 1e-9 {
+                    return Err(format!(
+                        "empirical's last cumulative probability must be 1, got {}",
+                        prev[1]
+                    ));
+                }
+                Ok(())
+            }
+            Dist::Discrete { values, weights } => {
+                if values.is_empty() || values.len() != weights.len() {
+                    return Err(format!(
+                        "discrete needs as many weights as values (at least one), got {} values and {} weights",
+                        values.len(),
+                        weights.len()
+                    ));
+                }
+                if values.iter().any(|v| !v.is_finite())
+                    || weights.iter().any(|w| !w.is_finite() || *w < 0.0)
+                    || weights.iter().sum::<f64>() <= 0.0
+                {
+                    return Err(
+                        "discrete values must be finite and weights >= 0 with a positive sum"
+                            .into(),
+                    );
+                }
+                Ok(())
+            }
+            Dist::Mixture { components } => {
+                if components.is_empty() {
+                    return Err("mixture needs at least one component".into());
+                }
+                for (i, c) in components.iter().enumerate() {
+                    if !(c.weight.is_finite() && c.weight >= 0.0) {
+                        return Err(format!(
+                            "mixture component {i}: weight must be >= 0, got {}",
+                            c.weight
+                        ));
+                    }
+                    c.dist
+                        .check()
+                        .map_err(|e| format!("mixture component {i}: {e}"))?;
+                }
+                if components.iter().map(|c| c.weight).sum::<f64>() <= 0.0 {
+                    return Err("mixture weights must have a positive sum".into());
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// The lowest value the distribution can take (for "must not be negative" checks).
+    pub fn min_value(&self) -> f64 {
+        match self {
+            Dist::Constant { value } => *value,
+            Dist::Uniform { min, .. } => *min,
+            Dist::Exponential { .. }
+            | Dist::Lognormal { .. }
+            | Dist::Gamma { .. }
+            | Dist::Weibull { .. } => 0.0,
+            Dist::Empirical { points } => points.first().map_or(0.0, |p| p[0]),
+            Dist::Discrete { values, .. } => values.iter().copied().fold(f64::INFINITY, f64::min),
+            Dist::Mixture { components } => components
+                .iter()
+                .map(|c| c.dist.min_value())
+                .fold(f64::INFINITY, f64::min),
+        }
+    }
+
+    /// The mean, where it has a closed form (used in reports and tests).
+    pub fn mean(&self) -> f64 {
+        match self {
+            Dist::Constant { value } => *value,
+            Dist::Uniform { min, max } => (min + max) / 2.0,
+            Dist::Exponential { mean } => *mean,
+            Dist::Lognormal { median, sigma } => median * (sigma * sigma / 2.0).exp(),
+            Dist::Gamma { shape, scale } => shape * scale,
+            Dist::Weibull { shape, scale } => {
+                scale * statrs::function::gamma::gamma(1.0 + 1.0 / shape)
+            }
+            Dist::Empirical { points } => points
+                .windows(2)
+                .map(|w| (w[1][1] - w[0][1]) * (w[0][0] + w[1][0]) / 2.0)
+                .sum(),
+            Dist::Discrete { values, weights } => {
+                let total: f64 = weights.iter().sum();
+                values.iter().zip(weights).map(|(v, w)| v * w).sum::<f64>() / total
+            }
+            Dist::Mixture { components } => {
+                let total: f64 = components.iter().map(|c| c.weight).sum();
+                components
+                    .iter()
+                    .map(|c| c.weight * c.dist.mean())
+                    .sum::<f64>()
+                    / total
+            }
+        }
+    }
+
+    /// Compiles the distribution into a sampler. Call `check` first.
+    pub fn sampler(&self) -> Sampler {
+        match self {
+            Dist::Constant { value } => Sampler::Constant(*value),
+            Dist::Uniform { min, max } => Sampler::Uniform(*min, max - min),
+            Dist::Exponential { mean } => Sampler::Exponential(*mean),
+            Dist::Lognormal { median, sigma } => Sampler::Lognormal(*median, *sigma),
+            Dist::Gamma { shape, scale } => Sampler::Gamma(
+                rand_distr::Gamma::new(*shape, *scale).expect("checked gamma parameters"),
+            ),
+            Dist::Weibull { shape, scale } => Sampler::Weibull(1.0 / shape, *scale),
+            Dist::Empirical { points } => Sampler::Empirical(points.clone()),
+            Dist::Discrete { values, weights } => {
+                let total: f64 = weights.iter().sum();
+                let mut acc = 0.0;
+                let cum = weights
+                    .iter()
+                    .map(|w| {
+                        acc += w / total;
+                        acc
+                    })
+                    .collect();
+                Sampler::Discrete(values.clone(), cum)
+            }
+            Dist::Mixture { components } => {
+                let total: f64 = components.iter().map(|c| c.weight).sum();
+                let mut acc = 0.0;
+                Sampler::Mixture(
+                    components
+                        .iter()
+                        .map(|c| {
+                            acc += c.weight / total;
+                            (acc, c.dist.sampler())
+                        })
+                        .collect(),
+                )
+            }
+        }
+    }
+}
+
+/// A compiled distribution, ready to sample.
+#[derive(Debug, Clone)]
+pub enum Sampler {
+    Constant(f64),
+    Uniform(f64, f64),
+    Exponential(f64),
+    Lognormal(f64, f64),
+    Gamma(rand_distr::Gamma<f64>),
+    /// 1/shape, scale
+    Weibull(f64, f64),
+    Empirical(Vec<[f64; 2]>),
+    Discrete(Vec<f64>, Vec<f64>),
+    Mixture(Vec<(f64, Sampler)>),
+}
+
+/// Inverse of the standard normal CDF.
+#[inline]
+fn probit(u: f64) -> f64 {
+    -std::f64::consts::SQRT_2 * erfc_inv(2.0 * u)
+}
+
+impl Sampler {
+    /// Draws one value, consuming exactly one generator word.
+    #[inline]
+    pub fn sample<R: Rng + ?Sized>(&self, rng: &mut R) -> f64 {
+        self.at(unit(rng))
+    }
+
+    /// The value for the uniform `u`: the quantile for the closed-form kinds; a
+    /// mixture picks its component with `u` and rescales it; gamma, which has no closed
+    /// form, seeds a private generator from `u`'s bits.
+    pub fn at(&self, u: f64) -> f64 {
+        match self {
+            Sampler::Mixture(parts) => {
+                let i = parts
+                    .partition_point(|(cum, _)| *cum <= u)
+                    .min(parts.len() - 1);
+                let lo = if i == 0 { 0.0 } else { parts[i - 1].0 };
+                let width = parts[i].0 - lo;
+                let inner = if width > 0.0 {
+                    ((u - lo) / width).clamp(0.0, 1.0 - f64::EPSILON)
+                } else {
+                    0.5
+                };
+                parts[i].1.at(inner)
+            }
+            Sampler::Gamma(g) => {
+                let mut sub = crate::rng::SplitMix64(u.to_bits());
+                g.sample(&mut sub)
+            }
+            Sampler::Constant(v) => *v,
+            Sampler::Uniform(min, width) => min + u * width,
+            Sampler::Exponential(mean) => -mean * (-u).ln_1p(),
+            Sampler::Lognormal(median, sigma) => {
+                if *sigma == 0.0 {
+                    *median
+                } else {
+                    median * (sigma * probit(u.clamp(1e-300, 1.0 - 1e-16))).exp()
+                }
+            }
+            Sampler::Weibull(inv_shape, scale) => scale * (-(-u).ln_1p()).powf(*inv_shape),
+            Sampler::Empirical(points) => {
+                let i = points.partition_point(|p| p[1] <= u);
+                if i == 0 {
+                    return points[0][0];
+                }
+                if i >= points.len() {
+                    return points[points.len() - 1][0];
+                }
+                let (a, b) = (points[i - 1], points[i]);
+                if b[1] <= a[1] {
+                    return b[0];
+                }
+                a[0] + (u - a[1]) / (b[1] - a[1]) * (b[0] - a[0])
+            }
+            Sampler::Discrete(values, cum) => {
+                let i = cum.partition_point(|c| *c <= u).min(values.len() - 1);
+                values[i]
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rng::SplitMix64;
+
+    fn mean_of(d: &Dist, n: usize) -> f64 {
+        let s = d.sampler();
+        let mut rng = SplitMix64(7);
+        (0..n).map(|_| s.sample(&mut rng)).sum::<f64>() / n as f64
+    }
+
+    #[test]
+    fn sample_means_match_closed_forms() {
+        let cases = [
+            Dist::Exponential { mean: 3.0 },
+            Dist::Lognormal {
+                median: 2.0,
+                sigma: 0.5,
+            },
+            Dist::Gamma {
+                shape: 2.0,
+                scale: 1.5,
+            },
+            Dist::Weibull {
+                shape: 1.5,
+                scale: 2.0,
+            },
+            Dist::Uniform { min: 1.0, max: 5.0 },
+            Dist::Empirical {
+                points: vec![[0.0, 0.0], [1.0, 0.5], [3.0, 1.0]],
+            },
+            Dist::Discrete {
+                values: vec![1.0, 2.0],
+                weights: vec![3.0, 1.0],
+            },
+            Dist::Mixture {
+                components: vec![
+                    Component {
+                        weight: 1.0,
+                        dist: Dist::Constant { value: 0.0 },
+                    },
+                    Component {
+                        weight: 3.0,
+                        dist: Dist::Exponential { mean: 4.0 },
+                    },
+                ],
+            },
+        ];
+        for d in cases {
+            d.check().unwrap();
+            let m = mean_of(&d, 200_000);
+            assert!(
+                (m - d.mean()).abs() < 0.02 * d.mean().max(1.0),
+                "{d:?}: {m} vs {}",
+                d.mean()
+            );
+        }
+    }
+
+    #[test]
+    fn lognormal_median_is_the_median() {
+        let s = Dist::Lognormal {
+            median: 5.0,
+            sigma: 1.3,
+        }
+        .sampler();
+        assert!((s.at(0.5) - 5.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn impossible_parameters_are_refused() {
+        assert!(Dist::Exponential { mean: 0.0 }.check().is_err());
+        assert!(
+            Dist::Lognormal {
+                median: 1.0,
+                sigma: -1.0
+            }
+            .check()
+            .is_err()
+        );
+        assert!(Dist::Uniform { min: 2.0, max: 1.0 }.check().is_err());
+        assert!(
+            Dist::Empirical {
+                points: vec![[0.0, 0.0], [1.0, 0.9]]
+            }
+            .check()
+            .is_err()
+        );
+        assert!(
+            Dist::Gamma {
+                shape: f64::NAN,
+                scale: 1.0
+            }
+            .check()
+            .is_err()
+        );
+    }
+}

@@ -1,0 +1,20 @@
+//! sendsim: a model of Italy's SEND notification platform and a simulator built on it.
+//!
+//! `scenario` reads the parameters, `model` turns one notification into timed
+//! trajectories (shared with the mock server), `tally` aggregates them, `run` drives
+//! replications in parallel, `report` and `plots` write the outputs.
+
+pub mod dist;
+pub mod model;
+pub mod prices;
+pub mod rng;
+pub mod scenario;
+pub mod time;
+
+pub use model::Model;
+pub use scenario::Scenario;
+pub mod plots;
+pub mod report;
+pub mod run;
+pub mod stats;
+pub mod tally;

@@ -1,0 +1,458 @@
+//! The SEND model: one notification's request fields and a seed in, each recipient's
+//! trajectory out (timeline elements, refinement, costs, payment), plus the same
+//! recipient served by the all-paper baseline. The simulator's tallies and the mock
+//! server's timelines both come from `Model::notification`.
+
+pub mod baseline;
+pub mod outcome;
+pub mod payment;
+pub mod postal;
+pub mod status;
+pub mod timeline;
+pub mod workflow;
+
+use crate::dist::{Sampler, unit};
+use crate::prices::{PaperAddress, PaperPriceList, Product, Zone};
+use crate::rng::{Purpose, StreamKey};
+use crate::scenario::{FeePolicy, PhysicalCommunicationType, Scenario};
+use crate::time::{Calendar, DAY, Tick, days, hours};
+
+pub use outcome::{BaselineOutcome, FinalState, Letter, PaymentOutcome, RecipientOutcome};
+pub use timeline::{Category, TimelineElement, TimelineSink};
+
+/// Citizen (PF) or company (PG).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RecipientType {
+    Pf,
+    Pg,
+}
+
+/// What the model knows of one recipient: what the request says and what SEND finds in
+/// its registries, and the hidden facts that decide the outcomes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RecipientProfile {
+    pub kind: RecipientType,
+    pub platform_domicile: bool,
+    pub special_domicile: bool,
+    pub general_domicile: bool,
+    pub io: bool,
+    pub email: bool,
+    pub sms: bool,
+    pub address: PaperAddress,
+    pub address_correct: bool,
+    pub deceased: bool,
+}
+
+impl RecipientProfile {
+    pub fn has_domicile(&self, source: timeline::AddressSource) -> bool {
+        match source {
+            timeline::AddressSource::Platform => self.platform_domicile,
+            timeline::AddressSource::Special => self.special_domicile,
+            timeline::AddressSource::General => self.general_domicile,
+        }
+    }
+}
+
+/// The act and the request fields that matter to costs and payments.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ActTerms {
+    pub act: usize,
+    pub has_payment_notice: bool,
+    pub amount_cents: i64,
+    pub reduction_share: f64,
+    pub reduced_within: Tick,
+    pub due: Tick,
+    pub late_surcharge_share: f64,
+    pub physical_communication_type: PhysicalCommunicationType,
+    pub fee_policy: FeePolicy,
+    pub apply_cost: bool,
+    pub pa_fee_cents: i64,
+    pub vat_percent: i64,
+    pub flat_rate_charge_cents: i64,
+    pub sheets: u32,
+    pub pay_propensity: f64,
+    pub baseline_charge_cents: i64,
+}
+
+/// One notification as the model sees it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NotificationInput {
+    pub sent_at: Tick,
+    pub terms: ActTerms,
+    pub recipients: Vec<RecipientProfile>,
+}
+
+/// Validation's verdict.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    Accepted { at: Tick },
+    Refused { at: Tick, reason: &'static str },
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct Reaction {
+    pub share: f64,
+    pub delay: Sampler,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct ActModel {
+    pub cum_share: f64,
+    pub amount: Sampler,
+    pub sheets: Sampler,
+    pub terms: ActTerms,
+}
+
+/// The scenario compiled for sampling.
+pub struct Model {
+    pub scenario: Scenario,
+    pub calendar: Calendar,
+    pub prices: &'static PaperPriceList,
+    pub horizon: Tick,
+    pub(crate) acts: Vec<ActModel>,
+    pub(crate) per_notification: Sampler,
+    pub(crate) refusal_codes: Vec<(f64, &'static str)>,
+    pub(crate) validation_delay: Sampler,
+    pub(crate) courtesy_delays: [Sampler; 3],
+    pub(crate) courtesy_wait: Tick,
+    pub(crate) lookup: Sampler,
+    pub(crate) pec_delivery: Sampler,
+    pub(crate) pec_failure: Sampler,
+    pub(crate) paper_preparation: Sampler,
+    pub(crate) postal: postal::PostalService,
+    pub(crate) views: [Reaction; 5],
+    pub(crate) payments: [Reaction; 6],
+    pub(crate) baseline_dispatch: Sampler,
+    pub(crate) baseline_second: Sampler,
+}
+
+/// Index of view reactions.
+pub(crate) const VIEW_IO: usize = 0;
+pub(crate) const VIEW_EMAIL: usize = 1;
+pub(crate) const VIEW_SMS: usize = 2;
+pub(crate) const VIEW_PEC: usize = 3;
+pub(crate) const VIEW_PAPER: usize = 4;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ModelError {
+    #[error("field `start`: {0}")]
+    Start(String),
+}
+
+impl Model {
+    /// Compiles a validated scenario.
+    pub fn new(scenario: Scenario) -> Result<Model, ModelError> {
+        let s = &scenario;
+        let start = s.start_local().map_err(ModelError::Start)?;
+        // Trajectories run past the horizon (the mock's clock can too); a year of margin
+        // keeps most lookups in the table.
+        let horizon = s.horizon_days as Tick * DAY;
+        let calendar = Calendar::new(start, horizon + 400 * DAY).map_err(ModelError::Start)?;
+        let total_share: f64 = s.acts.iter().map(|a| a.share).sum();
+        let mut cum = 0.0;
+        let acts = s
+            .acts
+            .iter()
+            .enumerate()
+            .map(|(i, a)| {
+                cum += a.share / total_share;
+                ActModel {
+                    cum_share: cum,
+                    amount: a.amount_cents.sampler(),
+                    sheets: a.sheets.sampler(),
+                    terms: ActTerms {
+                        act: i,
+                        has_payment_notice: a.has_payment_notice,
+                        amount_cents: 0,
+                        reduction_share: a.reduction_share,
+                        reduced_within: days(a.reduced_within_days),
+                        due: days(a.due_days),
+                        late_surcharge_share: a.late_surcharge_share,
+                        physical_communication_type: a.physical_communication_type,
+                        fee_policy: a.fee_policy,
+                        apply_cost: a.apply_cost,
+                        pa_fee_cents: a.pa_fee_cents,
+                        vat_percent: a.vat_percent,
+                        flat_rate_charge_cents: a.flat_rate_charge_cents,
+                        sheets: 1,
+                        pay_propensity: a.pay_propensity,
+                        baseline_charge_cents: a.baseline_charge_cents,
+                    },
+                }
+            })
+            .collect();
+        let total_w: f64 = s.validation.refusal_reasons.values().sum();
+        let mut acc = 0.0;
+        let refusal_codes = s
+            .validation
+            .refusal_reasons
+            .iter()
+            .map(|(code, w)| {
+                acc += w / total_w.max(f64::MIN_POSITIVE);
+                let code = crate::scenario::REFUSAL_CODES
+                    .iter()
+                    .find(|c| **c == code.as_str())
+                    .copied()
+                    .unwrap_or("NOT_VALID_ADDRESS");
+                (acc, code)
+            })
+            .collect();
+        let p = &s.paper;
+        let postal = postal::PostalService {
+            transit_890: p.transit_days_890.sampler(),
+            transit_ar: p.transit_days_ar.sampler(),
+            transit_rs: p.transit_days_rs.sampler(),
+            transit_rir: p.transit_days_rir.sampler(),
+            delivered_share: p.delivered_share,
+            refused_share: p.refused_share,
+            lost_share: p.lost_share,
+            pickup_share: p.pickup_share,
+            pickup_days: p.pickup_days.sampler(),
+            compiuta_giacenza: days(p.compiuta_giacenza_days),
+            return_days: p.return_days.sampler(),
+            discovered_address_share: p.discovered_address_share,
+        };
+        let reaction = |r: &crate::scenario::Reaction| Reaction {
+            share: r.share,
+            delay: r.delay_hours.sampler(),
+        };
+        let pay = |r: &crate::scenario::Payment| Reaction {
+            share: r.share,
+            delay: r.delay_days.sampler(),
+        };
+        let v = &s.views;
+        let y = &s.payments;
+        Ok(Model {
+            calendar,
+            prices: PaperPriceList::embedded(),
+            horizon,
+            acts,
+            per_notification: s.recipients.per_notification.sampler(),
+            refusal_codes,
+            validation_delay: s.validation.delay_seconds.sampler(),
+            courtesy_delays: [
+                s.courtesy.io_delay_minutes.sampler(),
+                s.courtesy.email_delay_minutes.sampler(),
+                s.courtesy.sms_delay_minutes.sampler(),
+            ],
+            courtesy_wait: hours(s.courtesy.wait_before_paper_hours),
+            lookup: s.pec.address_lookup_minutes.sampler(),
+            pec_delivery: s.pec.delivery_minutes.sampler(),
+            pec_failure: s.pec.failure_hours.sampler(),
+            paper_preparation: s.paper.preparation_hours.sampler(),
+            postal,
+            views: [
+                reaction(&v.io),
+                reaction(&v.email),
+                reaction(&v.sms),
+                reaction(&v.pec),
+                reaction(&v.paper),
+            ],
+            payments: [
+                pay(&y.after_app_view),
+                pay(&y.after_web_view),
+                pay(&y.after_pec),
+                pay(&y.after_paper),
+                pay(&y.unaware),
+                pay(&y.spontaneous),
+            ],
+            baseline_dispatch: s.baseline.dispatch_days.sampler(),
+            baseline_second: s.baseline.second_attempt_days.sampler(),
+            scenario,
+        })
+    }
+
+    /// Draws one notification of the scenario's population: its act, its recipients and
+    /// their attributes, and its submission instant within the arrival window.
+    pub fn sample_notification(&self, key: &StreamKey) -> NotificationInput {
+        let mut rng = key.stream(0, Purpose::Notification);
+        let s = &self.scenario;
+        let u_arrival = unit(&mut rng);
+        let sent_at = (u_arrival * days(s.arrivals.window_days) as f64) as Tick;
+        let u_act = unit(&mut rng);
+        let act = self
+            .acts
+            .iter()
+            .find(|a| u_act < a.cum_share)
+            .unwrap_or_else(|| self.acts.last().expect("at least one act"));
+        let amount = act.amount.sample(&mut rng).round().max(0.0) as i64;
+        let sheets = act.sheets.sample(&mut rng).round().max(1.0) as u32;
+        let count = self.per_notification.sample(&mut rng).round().max(1.0) as u32;
+        let mut terms = act.terms.clone();
+        terms.amount_cents = if terms.has_payment_notice { amount } else { 0 };
+        terms.sheets = sheets;
+        let recipients = (0..count).map(|i| self.sample_recipient(key, i)).collect();
+        NotificationInput {
+            sent_at,
+            terms,
+            recipients,
+        }
+    }
+
+    /// One recipient's attributes. Every attribute consumes its draw whatever the
+    /// outcome, so that changing one share does not reshuffle the others.
+    pub fn sample_recipient(&self, key: &StreamKey, index: u32) -> RecipientProfile {
+        let mut rng = key.stream(index, Purpose::Attributes);
+        let r = &self.scenario.recipients;
+        let company = unit(&mut rng) < r.company_share;
+        let reach = if company { &r.company } else { &r.citizen };
+        let abroad = unit(&mut rng) < r.abroad_share;
+        let u_deceased = unit(&mut rng);
+        let deceased = !company && u_deceased < r.deceased_share;
+        let address_correct = unit(&mut rng) < r.correct_address_share;
+        let platform_domicile = unit(&mut rng) < reach.platform_domicile_share;
+        let special_domicile = unit(&mut rng) < reach.special_domicile_share;
+        let general_domicile = unit(&mut rng) < reach.general_domicile_share;
+        let io = unit(&mut rng) < reach.io_send_enabled_share;
+        let email = unit(&mut rng) < reach.email_share;
+        let sms = unit(&mut rng) < reach.sms_share;
+        let u_zone = unit(&mut rng);
+        let u_cap = unit(&mut rng);
+        let address = if abroad {
+            let z = &r.abroad_zone_shares;
+            let zone = if u_zone < z.ZONE_1 {
+                Zone::Zone1
+            } else if u_zone < z.ZONE_1 + z.ZONE_2 {
+                Zone::Zone2
+            } else {
+                Zone::Zone3
+            };
+            PaperAddress::Abroad { zone }
+        } else {
+            let z = &r.zone_shares;
+            let slot = if u_zone < z.AM {
+                0
+            } else if u_zone < z.AM + z.CP {
+                1
+            } else {
+                2
+            };
+            let caps = &self.prices.geo.caps_by_zone[slot];
+            let cap = caps[((u_cap * caps.len() as f64) as usize).min(caps.len() - 1)];
+            PaperAddress::National { cap }
+        };
+        RecipientProfile {
+            kind: if company {
+                RecipientType::Pg
+            } else {
+                RecipientType::Pf
+            },
+            platform_domicile,
+            special_domicile,
+            general_domicile,
+            io,
+            email,
+            sms,
+            address,
+            address_correct,
+            deceased,
+        }
+    }
+
+    /// Validation: accepted or refused, and when.
+    pub fn validate(&self, key: &StreamKey, n: &NotificationInput) -> Verdict {
+        let mut rng = key.stream(0, Purpose::Validation);
+        let delay = (self.validation_delay.sample(&mut rng).max(1.0)).round() as Tick;
+        let u_refuse = unit(&mut rng);
+        let u_reason = unit(&mut rng);
+        let at = n.sent_at + delay;
+        if u_refuse < self.scenario.validation.refused_share {
+            let reason = self
+                .refusal_codes
+                .iter()
+                .find(|(cum, _)| u_reason < *cum)
+                .or(self.refusal_codes.last())
+                .map(|(_, c)| *c)
+                .unwrap_or("NOT_VALID_ADDRESS");
+            Verdict::Refused { at, reason }
+        } else {
+            Verdict::Accepted { at }
+        }
+    }
+
+    /// The postal product of a recipient's registered letters.
+    pub fn product_for(&self, terms: &ActTerms, r: &RecipientProfile) -> Product {
+        match (r.address, terms.physical_communication_type) {
+            (PaperAddress::Abroad { .. }, _) => Product::Rir,
+            (_, PhysicalCommunicationType::ArRegisteredLetter) => Product::Ar,
+            (_, PhysicalCommunicationType::RegisteredLetter890) => Product::R890,
+        }
+    }
+
+    /// A letter's cost in cents at the instant it is sent.
+    pub fn letter_cents(
+        &self,
+        at: Tick,
+        product: Product,
+        address: PaperAddress,
+        sheets: u32,
+    ) -> i64 {
+        self.prices
+            .letter_cents(self.calendar.to_utc(at), product, address, sheets)
+            .unwrap_or_else(|e| panic!("paper price table is incomplete: {e}"))
+    }
+
+    /// A whole notification: validation, then every recipient (SEND and baseline),
+    /// each outcome handed to `on_recipient`, every timeline element to `sink`.
+    pub fn notification<S: TimelineSink>(
+        &self,
+        key: &StreamKey,
+        n: &NotificationInput,
+        sink: &mut S,
+        mut on_recipient: impl FnMut(u32, &RecipientOutcome, &BaselineOutcome),
+    ) -> Verdict {
+        let verdict = self.validate(key, n);
+        match verdict {
+            Verdict::Refused { at, reason } => {
+                sink.push(TimelineElement {
+                    at,
+                    category: Category::RequestRefused,
+                    legal_fact: None,
+                    details: timeline::Details {
+                        refusal_reason: Some(reason),
+                        notification_cost: Some(
+                            self.scenario.prices.refusal_fee_cents * n.recipients.len() as i64,
+                        ),
+                        ..Default::default()
+                    },
+                });
+            }
+            Verdict::Accepted { at } => {
+                sink.push(TimelineElement {
+                    at: at - 1,
+                    category: Category::SenderAckCreationRequest,
+                    legal_fact: None,
+                    details: Default::default(),
+                });
+                sink.push(TimelineElement {
+                    at,
+                    category: Category::RequestAccepted,
+                    legal_fact: Some(timeline::LegalFactCategory::SenderAck),
+                    details: Default::default(),
+                });
+            }
+        }
+        for i in 0..n.recipients.len() as u32 {
+            let send = match verdict {
+                Verdict::Accepted { at } => self.recipient(key, n, i, at, sink),
+                Verdict::Refused { at, .. } => RecipientOutcome::refused(at),
+            };
+            let base = self.baseline_recipient(key, n, i);
+            on_recipient(i, &send, &base);
+        }
+        verdict
+    }
+
+    /// A notification's whole timeline in time order (ties keep production order).
+    pub fn timeline(
+        &self,
+        key: &StreamKey,
+        n: &NotificationInput,
+    ) -> (Verdict, Vec<TimelineElement>, Vec<RecipientOutcome>) {
+        let mut elements = Vec::new();
+        let mut outcomes = Vec::new();
+        let verdict = self.notification(key, n, &mut elements, |_, o, _| outcomes.push(o.clone()));
+        elements.sort_by_key(|e| e.at);
+        (verdict, elements, outcomes)
+    }
+}

@@ -1,0 +1,68 @@
+//! Replications: each replication's notifications are split into fixed chunks that
+//! run in parallel; chunk tallies are integer sums, so the result is the same on any
+//! number of threads.
+
+use rayon::prelude::*;
+
+use crate::model::Model;
+use crate::rng::StreamKey;
+use crate::tally::Tally;
+
+/// Notifications per unit of parallel work.
+pub const CHUNK: u64 = 4096;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RunOptions {
+    pub seed: u64,
+    pub replications: u32,
+    pub notifications: u64,
+    /// Worker threads (0 = one per core).
+    pub threads: usize,
+}
+
+/// Simulates one chunk of one replication.
+pub fn simulate_chunk(model: &Model, seed: u64, replication: u32, first: u64, count: u64) -> Tally {
+    let mut tally = Tally::new(model.scenario.horizon_days as usize);
+    for i in first..first + count {
+        let key = StreamKey {
+            seed,
+            replication,
+            notification: i,
+        };
+        let n = model.sample_notification(&key);
+        tally.notifications += 1;
+        model.notification(&key, &n, &mut (), |_, send, base| {
+            tally.count_recipient(model, &n, send, base);
+        });
+    }
+    tally
+}
+
+/// Runs every replication; `progress` is called with the number of notifications done
+/// after each chunk.
+pub fn simulate(model: &Model, opts: &RunOptions, progress: &(dyn Fn(u64) + Sync)) -> Vec<Tally> {
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(opts.threads)
+        .build()
+        .expect("thread pool");
+    let chunks = opts.notifications.div_ceil(CHUNK);
+    pool.install(|| {
+        (0..opts.replications)
+            .map(|rep| {
+                (0..chunks)
+                    .into_par_iter()
+                    .map(|c| {
+                        let first = c * CHUNK;
+                        let count = CHUNK.min(opts.notifications - first);
+                        let t = simulate_chunk(model, opts.seed, rep, first, count);
+                        progress(count);
+                        t
+                    })
+                    .reduce(
+                        || Tally::new(model.scenario.horizon_days as usize),
+                        Tally::merge,
+                    )
+            })
+            .collect()
+    })
+}

@@ -1,0 +1,715 @@
+//! Scenario files (TOML): every parameter of the model, with its unit in its name.
+//!
+//! A scenario file is laid over the built-in default scenario (`scenarios/default.toml`,
+//! compiled in), so a file only states what it changes and every parameter has a
+//! default whose source is cited in that file. Tables merge key by key; arrays (such as
+//! `acts`) replace the default's as a whole.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::Path;
+
+use chrono::NaiveDateTime;
+use serde::{Deserialize, Serialize};
+
+use crate::dist::Dist;
+
+/// The built-in default scenario's text.
+pub const DEFAULT_SCENARIO_TOML: &str = include_str!("../../scenarios/default.toml");
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Scenario {
+    pub name: String,
+    pub description: String,
+    /// Wall-clock start in Europe/Rome, `YYYY-MM-DDTHH:MM:SS`.
+    pub start: String,
+    pub horizon_days: u32,
+    /// Notifications per replication.
+    pub notifications: u64,
+    pub replications: u32,
+    pub seed: u64,
+    pub arrivals: Arrivals,
+    pub validation: Validation,
+    pub acts: Vec<ActKind>,
+    pub recipients: Recipients,
+    pub courtesy: Courtesy,
+    pub pec: Pec,
+    pub paper: Paper,
+    pub views: Views,
+    pub payments: Payments,
+    pub prices: Prices,
+    pub baseline: Baseline,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Arrivals {
+    pub window_days: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Validation {
+    pub refused_share: f64,
+    pub delay_seconds: Dist,
+    /// Refusal error code -> relative weight.
+    pub refusal_reasons: BTreeMap<String, f64>,
+}
+
+/// The refusal codes SEND returns (`NotificationRefusedErrorV27`).
+pub const REFUSAL_CODES: &[&str] = &[
+    "FILE_NOTFOUND",
+    "FILE_GONE",
+    "FILE_SHA_ERROR",
+    "FILE_PDF_INVALID_ERROR",
+    "FILE_PDF_TOOBIG_ERROR",
+    "F24_METADATA_NOT_VALID",
+    "TAXID_NOT_VALID",
+    "RECIPIENT_ID_NOT_VALID",
+    "NOT_VALID_ADDRESS",
+    "PAYMENT_NOT_VALID",
+    "SERVICE_UNAVAILABLE",
+    "SENDER_DISABLED_MORE_THAN_20_GRAMS",
+    "ADDRESS_NOT_FOUND",
+    "ADDRESS_SEARCH_FAILED",
+];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum PhysicalCommunicationType {
+    #[serde(rename = "AR_REGISTERED_LETTER")]
+    ArRegisteredLetter,
+    #[serde(rename = "REGISTERED_LETTER_890")]
+    RegisteredLetter890,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum FeePolicy {
+    #[serde(rename = "FLAT_RATE")]
+    FlatRate,
+    #[serde(rename = "DELIVERY_MODE")]
+    DeliveryMode,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ActKind {
+    pub name: String,
+    /// Share of notifications.
+    pub share: f64,
+    pub has_payment_notice: bool,
+    pub amount_cents: Dist,
+    /// Reduction (0..1) when paid within `reduced_within_days` of refinement.
+    pub reduction_share: f64,
+    pub reduced_within_days: f64,
+    pub due_days: f64,
+    /// Surcharge (share of the amount) when paid after `due_days`.
+    pub late_surcharge_share: f64,
+    pub physical_communication_type: PhysicalCommunicationType,
+    pub fee_policy: FeePolicy,
+    pub apply_cost: bool,
+    pub pa_fee_cents: i64,
+    pub vat_percent: i64,
+    /// What the body adds to the act under FLAT_RATE (SEND does not compute it).
+    pub flat_rate_charge_cents: i64,
+    /// Printed sheets per letter, the AAR included.
+    pub sheets: Dist,
+    /// Probability that an aware recipient eventually pays.
+    pub pay_propensity: f64,
+    /// Notification charges the body adds to the act in the all-paper process.
+    pub baseline_charge_cents: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Recipients {
+    pub per_notification: Dist,
+    pub company_share: f64,
+    pub abroad_share: f64,
+    pub deceased_share: f64,
+    pub correct_address_share: f64,
+    pub citizen: Reachability,
+    pub company: Reachability,
+    /// CAP zone mix of national addresses: AM (metropolitan), CP (provincial capital), EU (other).
+    pub zone_shares: ZoneShares,
+    /// Zone mix of addresses abroad (tender zones 1 Europe, 2 Africa, 3 Asia-Oceania).
+    pub abroad_zone_shares: AbroadZoneShares,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Reachability {
+    pub platform_domicile_share: f64,
+    pub special_domicile_share: f64,
+    pub general_domicile_share: f64,
+    pub io_send_enabled_share: f64,
+    pub email_share: f64,
+    pub sms_share: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[allow(non_snake_case)]
+pub struct ZoneShares {
+    pub AM: f64,
+    pub CP: f64,
+    pub EU: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[allow(non_snake_case)]
+pub struct AbroadZoneShares {
+    pub ZONE_1: f64,
+    pub ZONE_2: f64,
+    pub ZONE_3: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Courtesy {
+    pub wait_before_paper_hours: f64,
+    pub io_delay_minutes: Dist,
+    pub email_delay_minutes: Dist,
+    pub sms_delay_minutes: Dist,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Pec {
+    pub address_lookup_minutes: Dist,
+    pub working_box_share: f64,
+    pub second_round_success_share: f64,
+    pub second_round_wait_days: f64,
+    pub delivery_minutes: Dist,
+    pub failure_hours: Dist,
+    pub success_refinement_days: f64,
+    /// Local hour (Europe/Rome) from which a delivery counts as late (the 21:00 rule).
+    pub late_delivery_hour: u32,
+    pub late_delivery_extra_days: f64,
+    pub failure_refinement_days: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Paper {
+    pub preparation_hours: Dist,
+    pub transit_days_890: Dist,
+    pub transit_days_ar: Dist,
+    pub transit_days_rs: Dist,
+    pub transit_days_rir: Dist,
+    pub delivered_share: f64,
+    pub refused_share: f64,
+    pub lost_share: f64,
+    pub max_resends: u32,
+    pub pickup_share: f64,
+    pub pickup_days: Dist,
+    pub compiuta_giacenza_days: f64,
+    pub giacenza_rule_days: f64,
+    pub refinement_days: f64,
+    pub return_days: Dist,
+    pub discovered_address_share: f64,
+    pub registry_address_share: f64,
+    pub second_attempt_correct_share: f64,
+    pub unreachable_refinement_days: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Reaction {
+    pub share: f64,
+    pub delay_hours: Dist,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Views {
+    pub io: Reaction,
+    pub email: Reaction,
+    pub sms: Reaction,
+    pub pec: Reaction,
+    pub paper: Reaction,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Payment {
+    pub share: f64,
+    pub delay_days: Dist,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Payments {
+    pub after_app_view: Payment,
+    pub after_web_view: Payment,
+    pub after_pec: Payment,
+    pub after_paper: Payment,
+    pub unaware: Payment,
+    pub spontaneous: Payment,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Prices {
+    pub send_fee_cents: i64,
+    pub paper_vat_percent: i64,
+    pub body_handling_cents: i64,
+    pub refusal_fee_cents: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Baseline {
+    pub dispatch_days: Dist,
+    pub print_and_handling_cents: i64,
+    pub postage_ar_cents: i64,
+    pub postage_890_cents: i64,
+    pub postage_rir_cents: i64,
+    pub deposit_term_days: f64,
+    pub second_attempt_share: f64,
+    pub second_attempt_days: Dist,
+}
+
+/// One problem in a scenario: where, and what was expected.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FieldProblem {
+    pub path: String,
+    pub message: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ScenarioError {
+    #[error("{file}: cannot read the scenario: {source}")]
+    Io {
+        file: String,
+        source: std::io::Error,
+    },
+    #[error("{file}: not valid TOML: {message}")]
+    Syntax { file: String, message: String },
+    #[error("{}", render_problems(file, problems))]
+    Invalid {
+        file: String,
+        problems: Vec<FieldProblem>,
+    },
+}
+
+fn render_problems(file: &str, problems: &[FieldProblem]) -> String {
+    let mut out = String::new();
+    for (i, p) in problems.iter().enumerate() {
+        if i > 0 {
+            out.push('\n');
+        }
+        out.push_str(&format!("{file}: field `{}`: {}", p.path, p.message));
+    }
+    out
+}
+
+impl ScenarioError {
+    pub fn problems(&self) -> &[FieldProblem] {
+        match self {
+            ScenarioError::Invalid { problems, .. } => problems,
+            _ => &[],
+        }
+    }
+}
+
+/// Lays `over` onto `base`, table by table.
+fn merge(base: &mut toml::Table, over: toml::Table) {
+    for (k, v) in over {
+        match (base.get_mut(&k), v) {
+            (Some(toml::Value::Table(b)), toml::Value::Table(o)) => merge(b, o),
+            (_, v) => {
+                base.insert(k, v);
+            }
+        }
+    }
+}
+
+fn parse_table(text: &str, file: &str) -> Result<toml::Table, ScenarioError> {
+    text.parse::<toml::Table>()
+        .map_err(|e| ScenarioError::Syntax {
+            file: file.to_string(),
+            message: e.to_string().trim_end().to_string(),
+        })
+}
+
+impl Scenario {
+    /// The built-in default scenario.
+    pub fn builtin_default() -> Scenario {
+        Scenario::from_toml_str(DEFAULT_SCENARIO_TOML, "scenarios/default.toml (built in)")
+            .expect("the built-in default scenario is valid")
+    }
+
+    /// Reads a scenario file laid over the default.
+    pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
+        let file = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|source| ScenarioError::Io {
+            file: file.clone(),
+            source,
+        })?;
+        Scenario::from_toml_str(&text, &file)
+    }
+
+    /// Parses scenario text (laid over the default) and validates it; `file` names the
+    /// origin in error messages.
+    pub fn from_toml_str(text: &str, file: &str) -> Result<Scenario, ScenarioError> {
+        let mut table = parse_table(DEFAULT_SCENARIO_TOML, "scenarios/default.toml (built in)")?;
+        let over = parse_table(text, file)?;
+        merge(&mut table, over);
+        Scenario::from_table(table, file)
+    }
+
+    fn from_table(table: toml::Table, file: &str) -> Result<Scenario, ScenarioError> {
+        let value = toml::Value::Table(table);
+        let scenario: Scenario = serde_path_to_error::deserialize(value).map_err(|e| {
+            let path = e.path().to_string();
+            ScenarioError::Invalid {
+                file: file.to_string(),
+                problems: vec![FieldProblem {
+                    path: if path == "." {
+                        "(top level)".into()
+                    } else {
+                        path
+                    },
+                    message: e.into_inner().to_string(),
+                }],
+            }
+        })?;
+        let problems = scenario.problems();
+        if problems.is_empty() {
+            Ok(scenario)
+        } else {
+            Err(ScenarioError::Invalid {
+                file: file.to_string(),
+                problems,
+            })
+        }
+    }
+
+    /// The start instant as a Europe/Rome wall-clock time.
+    pub fn start_local(&self) -> Result<NaiveDateTime, String> {
+        NaiveDateTime::parse_from_str(&self.start, "%Y-%m-%dT%H:%M:%S").map_err(|e| {
+            format!(
+                "expected a local date-time like 2025-03-03T00:00:00, got {:?} ({e})",
+                self.start
+            )
+        })
+    }
+
+    /// A hash of the resolved scenario (all parameters, defaults included).
+    pub fn hash(&self) -> String {
+        use sha2::{Digest, Sha256};
+        let json = serde_json::to_vec(self).expect("scenario serialises");
+        let digest = Sha256::digest(&json);
+        digest.iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    /// The resolved scenario as TOML (every parameter, defaults filled in).
+    pub fn to_toml(&self) -> String {
+        toml::to_string(self).expect("scenario serialises to TOML")
+    }
+
+    /// Every semantic problem (ranges, sums, distribution parameters).
+    pub fn problems(&self) -> Vec<FieldProblem> {
+        let mut c = Checker::default();
+        let s = self;
+        if let Err(m) = s.start_local() {
+            c.push("start", m);
+        } else if let Err(m) = crate::time::Calendar::new(s.start_local().unwrap(), 0) {
+            c.push("start", m);
+        }
+        c.at_least("horizon_days", s.horizon_days as f64, 1.0);
+        c.at_least("notifications", s.notifications as f64, 1.0);
+        c.at_least("replications", s.replications as f64, 1.0);
+        c.positive("arrivals.window_days", s.arrivals.window_days);
+
+        c.prob("validation.refused_share", s.validation.refused_share);
+        c.duration("validation.delay_seconds", &s.validation.delay_seconds);
+        if s.validation.refusal_reasons.is_empty() {
+            c.push(
+                "validation.refusal_reasons",
+                "expected at least one refusal code with a weight".into(),
+            );
+        }
+        for (code, w) in &s.validation.refusal_reasons {
+            let path = format!("validation.refusal_reasons.{code}");
+            if !REFUSAL_CODES.contains(&code.as_str()) {
+                c.push(
+                    &path,
+                    format!(
+                        "unknown refusal code; expected one of {}",
+                        REFUSAL_CODES.join(", ")
+                    ),
+                );
+            }
+            c.non_negative(&path, *w);
+        }
+
+        if s.acts.is_empty() {
+            c.push("acts", "expected at least one act kind".into());
+        }
+        let mut names = std::collections::BTreeSet::new();
+        for (i, a) in s.acts.iter().enumerate() {
+            let p = |f: &str| format!("acts[{i}].{f}");
+            if !names.insert(a.name.as_str()) {
+                c.push(&p("name"), format!("duplicate act name {:?}", a.name));
+            }
+            c.prob(&p("share"), a.share);
+            c.dist_min(&p("amount_cents"), &a.amount_cents, 0.0);
+            c.prob(&p("reduction_share"), a.reduction_share);
+            c.non_negative(&p("reduced_within_days"), a.reduced_within_days);
+            c.non_negative(&p("due_days"), a.due_days);
+            c.non_negative(&p("late_surcharge_share"), a.late_surcharge_share);
+            c.range(&p("pa_fee_cents"), a.pa_fee_cents as f64, 0.0, 100.0);
+            c.range(&p("vat_percent"), a.vat_percent as f64, 0.0, 100.0);
+            c.non_negative(
+                &p("flat_rate_charge_cents"),
+                a.flat_rate_charge_cents as f64,
+            );
+            c.dist_min(&p("sheets"), &a.sheets, 1.0);
+            c.prob(&p("pay_propensity"), a.pay_propensity);
+            c.non_negative(&p("baseline_charge_cents"), a.baseline_charge_cents as f64);
+        }
+        c.sum_to_one("acts[].share", s.acts.iter().map(|a| a.share));
+
+        let r = &s.recipients;
+        c.dist_min("recipients.per_notification", &r.per_notification, 1.0);
+        for (path, v) in [
+            ("recipients.company_share", r.company_share),
+            ("recipients.abroad_share", r.abroad_share),
+            ("recipients.deceased_share", r.deceased_share),
+            ("recipients.correct_address_share", r.correct_address_share),
+        ] {
+            c.prob(path, v);
+        }
+        for (who, reach) in [("citizen", &r.citizen), ("company", &r.company)] {
+            for (f, v) in [
+                ("platform_domicile_share", reach.platform_domicile_share),
+                ("special_domicile_share", reach.special_domicile_share),
+                ("general_domicile_share", reach.general_domicile_share),
+                ("io_send_enabled_share", reach.io_send_enabled_share),
+                ("email_share", reach.email_share),
+                ("sms_share", reach.sms_share),
+            ] {
+                c.prob(&format!("recipients.{who}.{f}"), v);
+            }
+        }
+        let z = &r.zone_shares;
+        for (f, v) in [("AM", z.AM), ("CP", z.CP), ("EU", z.EU)] {
+            c.prob(&format!("recipients.zone_shares.{f}"), v);
+        }
+        c.sum_to_one("recipients.zone_shares", [z.AM, z.CP, z.EU]);
+        let z = &r.abroad_zone_shares;
+        for (f, v) in [
+            ("ZONE_1", z.ZONE_1),
+            ("ZONE_2", z.ZONE_2),
+            ("ZONE_3", z.ZONE_3),
+        ] {
+            c.prob(&format!("recipients.abroad_zone_shares.{f}"), v);
+        }
+        c.sum_to_one(
+            "recipients.abroad_zone_shares",
+            [z.ZONE_1, z.ZONE_2, z.ZONE_3],
+        );
+
+        let k = &s.courtesy;
+        c.non_negative(
+            "courtesy.wait_before_paper_hours",
+            k.wait_before_paper_hours,
+        );
+        c.duration("courtesy.io_delay_minutes", &k.io_delay_minutes);
+        c.duration("courtesy.email_delay_minutes", &k.email_delay_minutes);
+        c.duration("courtesy.sms_delay_minutes", &k.sms_delay_minutes);
+
+        let p = &s.pec;
+        c.duration("pec.address_lookup_minutes", &p.address_lookup_minutes);
+        c.prob("pec.working_box_share", p.working_box_share);
+        c.prob(
+            "pec.second_round_success_share",
+            p.second_round_success_share,
+        );
+        c.non_negative("pec.second_round_wait_days", p.second_round_wait_days);
+        c.duration("pec.delivery_minutes", &p.delivery_minutes);
+        c.duration("pec.failure_hours", &p.failure_hours);
+        c.non_negative("pec.success_refinement_days", p.success_refinement_days);
+        c.range(
+            "pec.late_delivery_hour",
+            p.late_delivery_hour as f64,
+            0.0,
+            24.0,
+        );
+        c.non_negative("pec.late_delivery_extra_days", p.late_delivery_extra_days);
+        c.non_negative("pec.failure_refinement_days", p.failure_refinement_days);
+
+        let q = &s.paper;
+        for (f, d) in [
+            ("preparation_hours", &q.preparation_hours),
+            ("transit_days_890", &q.transit_days_890),
+            ("transit_days_ar", &q.transit_days_ar),
+            ("transit_days_rs", &q.transit_days_rs),
+            ("transit_days_rir", &q.transit_days_rir),
+            ("pickup_days", &q.pickup_days),
+            ("return_days", &q.return_days),
+        ] {
+            c.duration(&format!("paper.{f}"), d);
+        }
+        for (f, v) in [
+            ("delivered_share", q.delivered_share),
+            ("refused_share", q.refused_share),
+            ("lost_share", q.lost_share),
+            ("pickup_share", q.pickup_share),
+            ("discovered_address_share", q.discovered_address_share),
+            ("registry_address_share", q.registry_address_share),
+            (
+                "second_attempt_correct_share",
+                q.second_attempt_correct_share,
+            ),
+        ] {
+            c.prob(&format!("paper.{f}"), v);
+        }
+        let first_pass = q.delivered_share + q.refused_share + q.lost_share;
+        if first_pass > 1.0 + 1e-9 {
+            c.push(
+                "paper.delivered_share",
+                format!(
+                    "delivered_share + refused_share + lost_share must not exceed 1 (the rest is held at the post office), got {first_pass}"
+                ),
+            );
+        }
+        for (f, v) in [
+            ("compiuta_giacenza_days", q.compiuta_giacenza_days),
+            ("giacenza_rule_days", q.giacenza_rule_days),
+            ("refinement_days", q.refinement_days),
+            ("unreachable_refinement_days", q.unreachable_refinement_days),
+        ] {
+            c.non_negative(&format!("paper.{f}"), v);
+        }
+
+        let v = &s.views;
+        for (f, r) in [
+            ("io", &v.io),
+            ("email", &v.email),
+            ("sms", &v.sms),
+            ("pec", &v.pec),
+            ("paper", &v.paper),
+        ] {
+            c.prob(&format!("views.{f}.share"), r.share);
+            c.duration(&format!("views.{f}.delay_hours"), &r.delay_hours);
+        }
+        let y = &s.payments;
+        for (f, r) in [
+            ("after_app_view", &y.after_app_view),
+            ("after_web_view", &y.after_web_view),
+            ("after_pec", &y.after_pec),
+            ("after_paper", &y.after_paper),
+            ("unaware", &y.unaware),
+            ("spontaneous", &y.spontaneous),
+        ] {
+            c.prob(&format!("payments.{f}.share"), r.share);
+            c.duration(&format!("payments.{f}.delay_days"), &r.delay_days);
+        }
+        let pr = &s.prices;
+        c.non_negative("prices.send_fee_cents", pr.send_fee_cents as f64);
+        c.range(
+            "prices.paper_vat_percent",
+            pr.paper_vat_percent as f64,
+            0.0,
+            100.0,
+        );
+        c.non_negative("prices.body_handling_cents", pr.body_handling_cents as f64);
+        c.non_negative("prices.refusal_fee_cents", pr.refusal_fee_cents as f64);
+
+        let b = &s.baseline;
+        c.duration("baseline.dispatch_days", &b.dispatch_days);
+        c.duration("baseline.second_attempt_days", &b.second_attempt_days);
+        for (f, x) in [
+            ("print_and_handling_cents", b.print_and_handling_cents),
+            ("postage_ar_cents", b.postage_ar_cents),
+            ("postage_890_cents", b.postage_890_cents),
+            ("postage_rir_cents", b.postage_rir_cents),
+        ] {
+            c.non_negative(&format!("baseline.{f}"), x as f64);
+        }
+        c.non_negative("baseline.deposit_term_days", b.deposit_term_days);
+        c.prob("baseline.second_attempt_share", b.second_attempt_share);
+        c.problems
+    }
+}
+
+#[derive(Default)]
+struct Checker {
+    problems: Vec<FieldProblem>,
+}
+
+impl Checker {
+    fn push(&mut self, path: &str, message: String) {
+        self.problems.push(FieldProblem {
+            path: path.to_string(),
+            message,
+        });
+    }
+    fn prob(&mut self, path: &str, v: f64) {
+        if !(v.is_finite() && (0.0..=1.0).contains(&v)) {
+            self.push(
+                path,
+                format!("expected a probability between 0 and 1, got {v}"),
+            );
+        }
+    }
+    fn non_negative(&mut self, path: &str, v: f64) {
+        if !(v.is_finite() && v >= 0.0) {
+            self.push(path, format!("expected a number >= 0, got {v}"));
+        }
+    }
+    fn positive(&mut self, path: &str, v: f64) {
+        if !(v.is_finite() && v > 0.0) {
+            self.push(path, format!("expected a number > 0, got {v}"));
+        }
+    }
+    fn at_least(&mut self, path: &str, v: f64, min: f64) {
+        if v < min {
+            self.push(path, format!("expected at least {min}, got {v}"));
+        }
+    }
+    fn range(&mut self, path: &str, v: f64, lo: f64, hi: f64) {
+        if !(v.is_finite() && v >= lo && v <= hi) {
+            self.push(path, format!("expected a value from {lo} to {hi}, got {v}"));
+        }
+    }
+    fn sum_to_one(&mut self, path: &str, values: impl IntoIterator<Item = f64>) {
+        let total: f64 = values.into_iter().sum();
+        if (total - 1.0).abs() > 1e-6 {
+            self.push(
+                path,
+                format!("shares must add up to 1, they add up to {total}"),
+            );
+        }
+    }
+    fn dist_min(&mut self, path: &str, d: &Dist, min: f64) {
+        match d.check() {
+            Err(m) => self.push(path, format!("impossible distribution: {m}")),
+            Ok(()) => {
+                if d.min_value() < min {
+                    self.push(
+                        path,
+                        format!(
+                            "this distribution can take values below {min} (lowest {})",
+                            d.min_value()
+                        ),
+                    );
+                }
+            }
+        }
+    }
+    /// Durations must be distributions over non-negative values.
+    fn duration(&mut self, path: &str, d: &Dist) {
+        self.dist_min(path, d, 0.0)
+    }
+}
+
+impl fmt::Display for FieldProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "field `{}`: {}", self.path, self.message)
+    }
+}
