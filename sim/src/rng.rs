@@ -32,7 +32,7 @@ pub struct SplitMix64(pub u64);
 
 impl SplitMix64 {
     #[inline]
-    pub fn next(&mut self) -> u64 {
+    pub fn advance(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
         let mut z = self.0;
         z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
@@ -44,14 +44,14 @@ impl SplitMix64 {
 impl rand_core::TryRng for SplitMix64 {
     type Error = Infallible;
     fn try_next_u32(&mut self) -> Result<u32, Infallible> {
-        Ok((self.next() >> 32) as u32)
+        Ok((self.advance() >> 32) as u32)
     }
     fn try_next_u64(&mut self) -> Result<u64, Infallible> {
-        Ok(self.next())
+        Ok(self.advance())
     }
     fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Infallible> {
         for chunk in dst.chunks_mut(8) {
-            let w = self.next().to_le_bytes();
+            let w = self.advance().to_le_bytes();
             chunk.copy_from_slice(&w[..chunk.len()]);
         }
         Ok(())
@@ -74,19 +74,19 @@ impl StreamKey {
     /// notification-level purposes use 0).
     pub fn stream(&self, recipient: u32, purpose: Purpose) -> Stream {
         let mut mix = SplitMix64(self.seed);
-        let mut h = mix.next();
+        let mut h = mix.advance();
         for word in [
             self.replication as u64,
             self.notification,
             recipient as u64,
             purpose as u64,
         ] {
-            h = SplitMix64(h ^ word.wrapping_mul(0xD6E8_FEB8_6659_FD93)).next();
+            h = SplitMix64(h ^ word.wrapping_mul(0xD6E8_FEB8_6659_FD93)).advance();
         }
         let mut expand = SplitMix64(h);
         let mut seed = [0u8; 32];
         for chunk in seed.chunks_mut(8) {
-            chunk.copy_from_slice(&expand.next().to_le_bytes());
+            chunk.copy_from_slice(&expand.advance().to_le_bytes());
         }
         Xoshiro256PlusPlus::from_seed(seed)
     }
@@ -100,7 +100,7 @@ pub fn seed_from_label(label: &str) -> u64 {
         h ^= b as u64;
         h = h.wrapping_mul(0x0000_0100_0000_01B3);
     }
-    SplitMix64(h).next()
+    SplitMix64(h).advance()
 }
 
 #[cfg(test)]

@@ -314,16 +314,28 @@ impl ScenarioError {
     }
 }
 
-/// Lays `over` onto `base`, table by table.
+/// Lays `over` onto `base`, table by table. A distribution (a table with a `kind`)
+/// replaces the one below it whole, since its parameters depend on its kind.
 fn merge(base: &mut toml::Table, over: toml::Table) {
     for (k, v) in over {
         match (base.get_mut(&k), v) {
-            (Some(toml::Value::Table(b)), toml::Value::Table(o)) => merge(b, o),
+            (Some(toml::Value::Table(b)), toml::Value::Table(o)) if !o.contains_key("kind") => {
+                merge(b, o)
+            }
             (_, v) => {
                 base.insert(k, v);
             }
         }
     }
+}
+
+/// serde's messages may end with their own "in `path`" lines; the path is reported
+/// separately, so keep only the message.
+fn clean_message(m: &str) -> String {
+    m.lines()
+        .filter(|l| !l.trim().is_empty() && !l.starts_with("in `"))
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 fn parse_table(text: &str, file: &str) -> Result<toml::Table, ScenarioError> {
@@ -354,9 +366,19 @@ impl Scenario {
     /// Parses scenario text (laid over the default) and validates it; `file` names the
     /// origin in error messages.
     pub fn from_toml_str(text: &str, file: &str) -> Result<Scenario, ScenarioError> {
+        Scenario::from_layers(&[(text, file)])
+    }
+
+    /// Lays several scenario texts over the default, in order (later ones win); errors
+    /// name the last layer's file.
+    pub fn from_layers(layers: &[(&str, &str)]) -> Result<Scenario, ScenarioError> {
         let mut table = parse_table(DEFAULT_SCENARIO_TOML, "scenarios/default.toml (built in)")?;
-        let over = parse_table(text, file)?;
-        merge(&mut table, over);
+        for (text, file) in layers {
+            merge(&mut table, parse_table(text, file)?);
+        }
+        let file = layers
+            .last()
+            .map_or("scenarios/default.toml (built in)", |l| l.1);
         Scenario::from_table(table, file)
     }
 
@@ -372,7 +394,7 @@ impl Scenario {
                     } else {
                         path
                     },
-                    message: e.into_inner().to_string(),
+                    message: clean_message(&e.into_inner().to_string()),
                 }],
             }
         })?;

@@ -118,7 +118,9 @@ mod tests {
         let c = cal("2025-03-29T00:00:00");
         // 2025-03-30 02:00 CET becomes 03:00 CEST, so 48 h after a midnight start it is 01:00.
         assert_eq!(c.local_second_of_day(0), 0);
-        assert_eq!(c.local_second_of_day(24 * HOUR + 21 * HOUR), 21 * HOUR);
+        assert_eq!(c.local_second_of_day(21 * HOUR), 21 * HOUR);
+        // 45 h later the clocks have moved forward: 22:00, not 21:00.
+        assert_eq!(c.local_second_of_day(45 * HOUR), 22 * HOUR);
         assert_eq!(c.local_second_of_day(48 * HOUR), HOUR);
         assert_eq!(c.local_hour(48 * HOUR), 1);
         // beyond the table the slow path agrees

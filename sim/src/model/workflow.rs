@@ -32,6 +32,17 @@ fn earliest<T: Copy>(a: Option<(Tick, T)>, b: Option<(Tick, T)>) -> Option<(Tick
     }
 }
 
+/// One registered letter to send: when, what, where, and whether the address is right.
+struct LetterSpec {
+    posted: Tick,
+    product: Product,
+    address: PaperAddress,
+    address_correct: bool,
+    attempt: u32,
+    /// The simple registered letter (RS/RIS) after a digital failure.
+    simple: bool,
+}
+
 struct Walk<'a, S: TimelineSink> {
     m: &'a Model,
     n: &'a NotificationInput,
@@ -111,16 +122,15 @@ impl<S: TimelineSink> Walk<'_, S> {
     }
 
     /// Sends one letter and follows it to its outcome, resending it after a loss.
-    fn letter(
-        &mut self,
-        rng: &mut Stream,
-        posted: Tick,
-        product: Product,
-        address: PaperAddress,
-        address_correct: bool,
-        attempt: u32,
-        simple: bool,
-    ) -> PostalResult {
+    fn letter(&mut self, rng: &mut Stream, spec: LetterSpec) -> PostalResult {
+        let LetterSpec {
+            posted,
+            product,
+            address,
+            address_correct,
+            attempt,
+            simple,
+        } = spec;
         let sheets = if simple { 1 } else { self.n.terms.sheets };
         let mut posted = posted;
         let mut resends = 0;
@@ -483,12 +493,14 @@ impl<S: TimelineSink> Walk<'_, S> {
                     };
                     self.letter(
                         &mut rng,
-                        posted,
-                        product,
-                        self.r.address,
-                        self.r.address_correct,
-                        0,
-                        true,
+                        LetterSpec {
+                            posted,
+                            product,
+                            address: self.r.address,
+                            address_correct: self.r.address_correct,
+                            attempt: 0,
+                            simple: true,
+                        },
                     );
                 }
             }
@@ -543,12 +555,14 @@ impl<S: TimelineSink> Walk<'_, S> {
         let posted = wait_until + hours(m.paper_preparation.sample(&mut first));
         let result = self.letter(
             &mut first,
-            posted,
-            product,
-            self.r.address,
-            self.r.address_correct,
-            0,
-            false,
+            LetterSpec {
+                posted,
+                product,
+                address: self.r.address,
+                address_correct: self.r.address_correct,
+                attempt: 0,
+                simple: false,
+            },
         );
         match result.fate {
             f if f.delivers() => return self.analog_success(result),
@@ -584,12 +598,14 @@ impl<S: TimelineSink> Walk<'_, S> {
         let posted = result.at + hours(m.paper_preparation.sample(&mut second));
         let result = self.letter(
             &mut second,
-            posted,
-            product,
-            self.r.address,
-            correct,
-            1,
-            false,
+            LetterSpec {
+                posted,
+                product,
+                address: self.r.address,
+                address_correct: correct,
+                attempt: 1,
+                simple: false,
+            },
         );
         match result.fate {
             f if f.delivers() => self.analog_success(result),

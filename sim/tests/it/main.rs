@@ -1,0 +1,12 @@
+//! Integration tests of the simulator: one binary, one module per behaviour.
+
+mod cli;
+mod conservation;
+mod determinism;
+mod prices;
+mod refinement;
+mod scenarios;
+mod sensitivity;
+mod status;
+mod support;
+mod views;
