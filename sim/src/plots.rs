@@ -255,7 +255,7 @@ fn time_to_payment<DB: DrawingBackend>(
 }
 
 fn state_shares(tallies: &[Tally], baseline: bool) -> Vec<f64> {
-    let mut counts = [0u64; 9];
+    let mut counts = [0u64; FinalState::ALL.len()];
     let mut total = 0u64;
     for t in tallies {
         let side = if baseline { &t.baseline } else { &t.send };

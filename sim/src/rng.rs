@@ -23,6 +23,7 @@ pub enum Purpose {
     PostalSimple = 9,
     Payment = 10,
     Baseline = 11,
+    Cancellation = 12,
 }
 
 /// SplitMix64 (Steele, Lea, Flood 2014): used to derive stream keys and as a tiny

@@ -31,6 +31,7 @@ pub struct Scenario {
     pub seed: u64,
     pub arrivals: Arrivals,
     pub validation: Validation,
+    pub cancellation: Cancellation,
     pub acts: Vec<ActKind>,
     pub recipients: Recipients,
     pub courtesy: Courtesy,
@@ -74,6 +75,15 @@ pub const REFUSAL_CODES: &[&str] = &[
     "ADDRESS_NOT_FOUND",
     "ADDRESS_SEARCH_FAILED",
 ];
+
+/// Notifications the sender cancels after acceptance (`PUT .../notifications/cancel/{iun}`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Cancellation {
+    pub share: f64,
+    /// Days from acceptance to the cancellation.
+    pub delay_days: Dist,
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum PhysicalCommunicationType {
@@ -467,6 +477,9 @@ impl Scenario {
             }
             c.non_negative(&path, *w);
         }
+
+        c.prob("cancellation.share", s.cancellation.share);
+        c.duration("cancellation.delay_days", &s.cancellation.delay_days);
 
         if s.acts.is_empty() {
             c.push("acts", "expected at least one act kind".into());

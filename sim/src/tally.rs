@@ -31,7 +31,7 @@ pub struct SideTally {
     pub refused: u64,
     pub digital: u64,
     pub paper: u64,
-    pub final_states: [u64; 9],
+    pub final_states: [u64; FinalState::ALL.len()],
     pub viewed: u64,
     pub with_notice: u64,
     pub paid: u64,

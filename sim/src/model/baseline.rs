@@ -47,6 +47,7 @@ impl Model {
             notified_at: None,
             returned_at: None,
             unreachable_at: None,
+            cancelled_at: None,
             payment: None,
         };
         let product = self.product_for(&n.terms, r);

@@ -113,6 +113,7 @@ pub struct Model {
     pub(crate) per_notification: Sampler,
     pub(crate) refusal_codes: Vec<(f64, &'static str)>,
     pub(crate) validation_delay: Sampler,
+    pub(crate) cancellation_delay: Sampler,
     pub(crate) courtesy_delays: [Sampler; 3],
     pub(crate) courtesy_wait: Tick,
     pub(crate) lookup: Sampler,
@@ -230,6 +231,7 @@ impl Model {
             per_notification: s.recipients.per_notification.sampler(),
             refusal_codes,
             validation_delay: s.validation.delay_seconds.sampler(),
+            cancellation_delay: s.cancellation.delay_days.sampler(),
             courtesy_delays: [
                 s.courtesy.io_delay_minutes.sampler(),
                 s.courtesy.email_delay_minutes.sampler(),
@@ -370,6 +372,14 @@ impl Model {
         }
     }
 
+    /// Whether and when the sender cancels an accepted notification.
+    pub fn cancellation(&self, key: &StreamKey, accepted_at: Tick) -> Option<Tick> {
+        let mut rng = key.stream(0, Purpose::Cancellation);
+        let u = unit(&mut rng);
+        let delay = days(self.cancellation_delay.sample(&mut rng));
+        (u < self.scenario.cancellation.share).then_some(accepted_at + delay.max(1))
+    }
+
     /// The postal product of a recipient's registered letters.
     pub fn product_for(&self, terms: &ActTerms, r: &RecipientProfile) -> Product {
         match (r.address, terms.physical_communication_type) {
@@ -432,13 +442,46 @@ impl Model {
                 });
             }
         }
+        let cancelled = match verdict {
+            Verdict::Accepted { at } => self.cancellation(key, at),
+            Verdict::Refused { .. } => None,
+        };
+        let mut not_refined = 0i64;
         for i in 0..n.recipients.len() as u32 {
-            let send = match verdict {
-                Verdict::Accepted { at } => self.recipient(key, n, i, at, sink),
-                Verdict::Refused { at, .. } => RecipientOutcome::refused(at),
+            let send = match (verdict, cancelled) {
+                (Verdict::Accepted { at }, None) => self.recipient(key, n, i, at, sink),
+                (Verdict::Accepted { at }, Some(c)) => {
+                    let mut until = timeline::Until { inner: &mut *sink, until: c };
+                    let mut o = self.recipient(key, n, i, at, &mut until);
+                    o.cancel_at(c);
+                    not_refined += (o.end == outcome::WorkflowEnd::Cancelled) as i64;
+                    o
+                }
+                (Verdict::Refused { at, .. }, _) => RecipientOutcome::refused(at),
             };
-            let base = self.baseline_recipient(key, n, i);
+            let mut base = self.baseline_recipient(key, n, i);
+            if let Some(c) = cancelled {
+                base.cancel_at(c);
+            }
             on_recipient(i, &send, &base);
+        }
+        if let Some(c) = cancelled {
+            sink.push(TimelineElement {
+                at: c,
+                category: Category::NotificationCancellationRequest,
+                legal_fact: None,
+                details: Default::default(),
+            });
+            // The sender pays one send fee per recipient not yet refined (pn-delivery-push).
+            sink.push(TimelineElement {
+                at: c + 1,
+                category: Category::NotificationCancelled,
+                legal_fact: None,
+                details: timeline::Details {
+                    notification_cost: Some(self.scenario.prices.send_fee_cents * not_refined),
+                    ..Default::default()
+                },
+            });
         }
         verdict
     }

@@ -44,6 +44,8 @@ pub enum WorkflowEnd {
     Deceased,
     /// Paper was stopped by a view or a payment before it was prepared.
     NoPaperNeeded,
+    /// The sender cancelled the notification before this recipient's refinement.
+    Cancelled,
 }
 
 /// Final state of a recipient at the horizon: exactly one per recipient.
@@ -57,11 +59,12 @@ pub enum FinalState {
     Unreachable,
     ReturnedToSender,
     SettledByPayment,
+    Cancelled,
     InProgress,
 }
 
 impl FinalState {
-    pub const ALL: [FinalState; 9] = [
+    pub const ALL: [FinalState; 10] = [
         FinalState::Refused,
         FinalState::Viewed,
         FinalState::DigitalDelivered,
@@ -70,6 +73,7 @@ impl FinalState {
         FinalState::Unreachable,
         FinalState::ReturnedToSender,
         FinalState::SettledByPayment,
+        FinalState::Cancelled,
         FinalState::InProgress,
     ];
     pub fn name(self) -> &'static str {
@@ -82,6 +86,7 @@ impl FinalState {
             FinalState::Unreachable => "unreachable",
             FinalState::ReturnedToSender => "returned_to_sender",
             FinalState::SettledByPayment => "settled_by_payment",
+            FinalState::Cancelled => "cancelled",
             FinalState::InProgress => "in_progress",
         }
     }
@@ -165,6 +170,29 @@ impl RecipientOutcome {
         }
     }
 
+    /// Cuts the trajectory at a cancellation instant: what had not happened by then
+    /// never happens. A recipient already refined stays refined.
+    pub fn cancel_at(&mut self, at: Tick) {
+        let keep = |t: &Tick| *t < at;
+        self.courtesy = self.courtesy.map(|c| c.filter(keep));
+        let pec: Vec<Tick> = self.pec_sends().iter().copied().filter(keep).collect();
+        self.n_pec_sends = pec.len() as u8;
+        self.pec_sends[..pec.len()].copy_from_slice(&pec);
+        let letters: Vec<Letter> = self.letters().iter().copied().filter(|l| l.at < at).collect();
+        self.n_letters = letters.len() as u8;
+        self.letters[..letters.len()].copy_from_slice(&letters);
+        self.viewed_at = self.viewed_at.filter(keep);
+        self.payment = self.payment.filter(|p| p.at < at);
+        let returned = self.end == WorkflowEnd::Deceased && self.ended_at < at;
+        if returned || self.refined_at.is_some_and(|r| r < at) {
+            return;
+        }
+        self.refined_at = None;
+        self.scheduled_refinement = None;
+        self.end = WorkflowEnd::Cancelled;
+        self.ended_at = at;
+    }
+
     /// Paper cost of the letters sent up to and including `at`.
     pub fn analog_cost_until(&self, at: Tick) -> i64 {
         self.letters()
@@ -178,6 +206,9 @@ impl RecipientOutcome {
     pub fn final_state(&self, horizon: Tick) -> FinalState {
         if !self.accepted {
             return FinalState::Refused;
+        }
+        if self.end == WorkflowEnd::Cancelled && self.ended_at < horizon {
+            return FinalState::Cancelled;
         }
         if let Some(v) = self.viewed_at {
             if v < horizon && self.scheduled_refinement.is_none_or(|s| v <= s) {
@@ -216,6 +247,7 @@ pub struct BaselineOutcome {
     pub notified_at: Option<Tick>,
     pub returned_at: Option<Tick>,
     pub unreachable_at: Option<Tick>,
+    pub cancelled_at: Option<Tick>,
     pub payment: Option<PaymentOutcome>,
 }
 
@@ -229,9 +261,27 @@ impl BaselineOutcome {
             self.n_letters += 1;
         }
     }
+    /// The same cancellation as in SEND: the body withdraws the act at `at`.
+    pub fn cancel_at(&mut self, at: Tick) {
+        let letters: Vec<Letter> = self.letters().iter().copied().filter(|l| l.at < at).collect();
+        self.n_letters = letters.len() as u8;
+        self.letters[..letters.len()].copy_from_slice(&letters);
+        self.payment = self.payment.filter(|p| p.at < at);
+        let before = |t: Option<Tick>| t.filter(|t| *t < at);
+        self.returned_at = before(self.returned_at);
+        self.unreachable_at = before(self.unreachable_at);
+        if self.notified_at.is_some_and(|t| t < at) || self.returned_at.is_some() || self.unreachable_at.is_some() {
+            return;
+        }
+        self.notified_at = None;
+        self.cancelled_at = Some(at);
+    }
+
     /// Final state at the horizon, in the same terms as SEND's.
     pub fn final_state(&self, horizon: Tick) -> FinalState {
-        if self.notified_at.is_some_and(|t| t < horizon) {
+        if self.cancelled_at.is_some_and(|t| t < horizon) {
+            FinalState::Cancelled
+        } else if self.notified_at.is_some_and(|t| t < horizon) {
             FinalState::PaperDelivered
         } else if self.returned_at.is_some_and(|t| t < horizon) {
             FinalState::ReturnedToSender

@@ -94,7 +94,7 @@ impl Model {
     }
 
     /// The act's amount paid at `at`, given the legal notification instant.
-    pub(crate) fn amount_due(
+    pub fn amount_due(
         terms: &ActTerms,
         sent_at: Tick,
         legal_date: Option<Tick>,
@@ -151,5 +151,33 @@ impl Model {
             terms.vat_percent,
         )
         .total_price
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::time::{DAY, HOUR};
+
+    fn fine() -> ActTerms {
+        let m = Model::new(crate::Scenario::builtin_default()).unwrap();
+        let mut t = m.acts[1].terms.clone();
+        assert_eq!(m.scenario.acts[1].name, "traffic_fine");
+        t.amount_cents = 10_000;
+        t
+    }
+
+    #[test]
+    fn a_fine_paid_within_5_days_of_refinement_is_reduced_by_30_percent() {
+        let t = fine();
+        let refined = 20 * DAY;
+        assert_eq!(Model::amount_due(&t, 0, Some(refined), refined + 5 * DAY), 7_000);
+        // Paying before refinement counts as within the term.
+        assert_eq!(Model::amount_due(&t, 0, Some(refined), 3 * DAY), 7_000);
+        assert_eq!(Model::amount_due(&t, 0, Some(refined), refined + 5 * DAY + HOUR), 10_000);
+        assert_eq!(Model::amount_due(&t, 0, Some(refined), refined + 60 * DAY), 10_000);
+        assert_eq!(Model::amount_due(&t, 0, Some(refined), refined + 61 * DAY), 15_000);
+        // Never notified: no reduction, the due term runs from sending.
+        assert_eq!(Model::amount_due(&t, 0, None, 2 * DAY), 10_000);
     }
 }

@@ -94,9 +94,12 @@ pub fn status_history(
         let all_done = completed.iter().all(Option::is_some);
         let best = completed.iter().flatten().min().copied();
         let next = match (status, e.category) {
-            (S::Viewed | S::Refused | S::Cancelled | S::ReturnedToSender, _) => None,
+            (S::Refused | S::Cancelled, _) => None,
+            (S::Viewed | S::ReturnedToSender, Category::NotificationCancelled) => Some(S::Cancelled),
+            (S::Viewed | S::ReturnedToSender, _) => None,
             (S::InValidation, Category::RequestAccepted) => Some(S::Accepted),
             (S::InValidation, Category::RequestRefused) => Some(S::Refused),
+            (_, Category::NotificationCancelled) => Some(S::Cancelled),
             (_, Category::NotificationViewed) => Some(S::Viewed),
             (S::Accepted, Category::SendDigitalDomicile | Category::SendAnalogDomicile) => {
                 Some(S::Delivering)

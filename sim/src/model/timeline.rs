@@ -46,6 +46,8 @@ pub enum Category {
     NotificationViewedCreationRequest,
     NotificationViewed,
     Payment,
+    NotificationCancellationRequest,
+    NotificationCancelled,
 }
 
 impl Category {
@@ -87,6 +89,8 @@ impl Category {
             NotificationViewedCreationRequest => "NOTIFICATION_VIEWED_CREATION_REQUEST",
             NotificationViewed => "NOTIFICATION_VIEWED",
             Payment => "PAYMENT",
+            NotificationCancellationRequest => "NOTIFICATION_CANCELLATION_REQUEST",
+            NotificationCancelled => "NOTIFICATION_CANCELLED",
         }
     }
 }
@@ -217,6 +221,21 @@ pub trait TimelineSink {
 impl TimelineSink for () {
     #[inline(always)]
     fn push(&mut self, _element: TimelineElement) {}
+}
+
+/// Passes on only the elements before `until`: after a cancellation nothing more happens.
+pub struct Until<'a, S: TimelineSink> {
+    pub inner: &'a mut S,
+    pub until: Tick,
+}
+
+impl<S: TimelineSink> TimelineSink for Until<'_, S> {
+    #[inline(always)]
+    fn push(&mut self, element: TimelineElement) {
+        if element.at < self.until {
+            self.inner.push(element);
+        }
+    }
 }
 
 impl TimelineSink for Vec<TimelineElement> {

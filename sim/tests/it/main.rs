@@ -1,5 +1,6 @@
 //! Integration tests of the simulator: one binary, one module per behaviour.
 
+mod cancellation;
 mod cli;
 mod conservation;
 mod determinism;
