@@ -27,7 +27,9 @@ fn per_notification(c: &mut Criterion) {
             };
             let n = m.sample_notification(&key);
             let mut paid = 0u64;
-            m.notification(&key, &n, &mut (), |_, s, _| paid += s.payment.is_some() as u64);
+            m.notification(&key, &n, &mut (), |_, s, _| {
+                paid += s.payment.is_some() as u64
+            });
             black_box(paid)
         })
     });

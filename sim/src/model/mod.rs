@@ -451,7 +451,10 @@ impl Model {
             let send = match (verdict, cancelled) {
                 (Verdict::Accepted { at }, None) => self.recipient(key, n, i, at, sink),
                 (Verdict::Accepted { at }, Some(c)) => {
-                    let mut until = timeline::Until { inner: &mut *sink, until: c };
+                    let mut until = timeline::Until {
+                        inner: &mut *sink,
+                        until: c,
+                    };
                     let mut o = self.recipient(key, n, i, at, &mut until);
                     o.cancel_at(c);
                     not_refined += (o.end == outcome::WorkflowEnd::Cancelled) as i64;

@@ -178,7 +178,12 @@ impl RecipientOutcome {
         let pec: Vec<Tick> = self.pec_sends().iter().copied().filter(keep).collect();
         self.n_pec_sends = pec.len() as u8;
         self.pec_sends[..pec.len()].copy_from_slice(&pec);
-        let letters: Vec<Letter> = self.letters().iter().copied().filter(|l| l.at < at).collect();
+        let letters: Vec<Letter> = self
+            .letters()
+            .iter()
+            .copied()
+            .filter(|l| l.at < at)
+            .collect();
         self.n_letters = letters.len() as u8;
         self.letters[..letters.len()].copy_from_slice(&letters);
         self.viewed_at = self.viewed_at.filter(keep);
@@ -263,14 +268,22 @@ impl BaselineOutcome {
     }
     /// The same cancellation as in SEND: the body withdraws the act at `at`.
     pub fn cancel_at(&mut self, at: Tick) {
-        let letters: Vec<Letter> = self.letters().iter().copied().filter(|l| l.at < at).collect();
+        let letters: Vec<Letter> = self
+            .letters()
+            .iter()
+            .copied()
+            .filter(|l| l.at < at)
+            .collect();
         self.n_letters = letters.len() as u8;
         self.letters[..letters.len()].copy_from_slice(&letters);
         self.payment = self.payment.filter(|p| p.at < at);
         let before = |t: Option<Tick>| t.filter(|t| *t < at);
         self.returned_at = before(self.returned_at);
         self.unreachable_at = before(self.unreachable_at);
-        if self.notified_at.is_some_and(|t| t < at) || self.returned_at.is_some() || self.unreachable_at.is_some() {
+        if self.notified_at.is_some_and(|t| t < at)
+            || self.returned_at.is_some()
+            || self.unreachable_at.is_some()
+        {
             return;
         }
         self.notified_at = None;

@@ -94,12 +94,7 @@ impl Model {
     }
 
     /// The act's amount paid at `at`, given the legal notification instant.
-    pub fn amount_due(
-        terms: &ActTerms,
-        sent_at: Tick,
-        legal_date: Option<Tick>,
-        at: Tick,
-    ) -> i64 {
+    pub fn amount_due(terms: &ActTerms, sent_at: Tick, legal_date: Option<Tick>, at: Tick) -> i64 {
         let amount = terms.amount_cents as f64;
         let reference = legal_date.unwrap_or(sent_at);
         let paid = if terms.reduction_share > 0.0
@@ -171,12 +166,24 @@ mod tests {
     fn a_fine_paid_within_5_days_of_refinement_is_reduced_by_30_percent() {
         let t = fine();
         let refined = 20 * DAY;
-        assert_eq!(Model::amount_due(&t, 0, Some(refined), refined + 5 * DAY), 7_000);
+        assert_eq!(
+            Model::amount_due(&t, 0, Some(refined), refined + 5 * DAY),
+            7_000
+        );
         // Paying before refinement counts as within the term.
         assert_eq!(Model::amount_due(&t, 0, Some(refined), 3 * DAY), 7_000);
-        assert_eq!(Model::amount_due(&t, 0, Some(refined), refined + 5 * DAY + HOUR), 10_000);
-        assert_eq!(Model::amount_due(&t, 0, Some(refined), refined + 60 * DAY), 10_000);
-        assert_eq!(Model::amount_due(&t, 0, Some(refined), refined + 61 * DAY), 15_000);
+        assert_eq!(
+            Model::amount_due(&t, 0, Some(refined), refined + 5 * DAY + HOUR),
+            10_000
+        );
+        assert_eq!(
+            Model::amount_due(&t, 0, Some(refined), refined + 60 * DAY),
+            10_000
+        );
+        assert_eq!(
+            Model::amount_due(&t, 0, Some(refined), refined + 61 * DAY),
+            15_000
+        );
         // Never notified: no reduction, the due term runs from sending.
         assert_eq!(Model::amount_due(&t, 0, None, 2 * DAY), 10_000);
     }

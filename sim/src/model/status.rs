@@ -95,7 +95,9 @@ pub fn status_history(
         let best = completed.iter().flatten().min().copied();
         let next = match (status, e.category) {
             (S::Refused | S::Cancelled, _) => None,
-            (S::Viewed | S::ReturnedToSender, Category::NotificationCancelled) => Some(S::Cancelled),
+            (S::Viewed | S::ReturnedToSender, Category::NotificationCancelled) => {
+                Some(S::Cancelled)
+            }
             (S::Viewed | S::ReturnedToSender, _) => None,
             (S::InValidation, Category::RequestAccepted) => Some(S::Accepted),
             (S::InValidation, Category::RequestRefused) => Some(S::Refused),

@@ -60,7 +60,9 @@ fn each_recipient_outcome_is_consistent() {
                 assert!(p.amount_cents >= 0 && p.charges_cents >= 0);
                 assert!(n.terms.has_payment_notice);
             }
-            assert!(base.n_letters >= 1 || base.returned_at.is_some() || base.cancelled_at.is_some());
+            assert!(
+                base.n_letters >= 1 || base.returned_at.is_some() || base.cancelled_at.is_some()
+            );
         });
     }
 }
