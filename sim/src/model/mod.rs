@@ -41,6 +41,21 @@ pub struct RecipientProfile {
     pub address: PaperAddress,
     pub address_correct: bool,
     pub deceased: bool,
+    /// Outcomes forced by the caller (the mock's `@ok` / `@fail` / `@sequence`
+    /// addresses); `None` leaves them to the model.
+    pub forced: Forced,
+    /// A payment the sender reported (`POST /delivery/events/payment/pagopa`): like any
+    /// payment, it stops paper not yet prepared.
+    pub reported_payment: Option<Tick>,
+}
+
+/// Outcomes a caller can force on one recipient.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Forced {
+    /// Every PEC attempt succeeds (`true`) or fails (`false`).
+    pub pec: Option<bool>,
+    /// Every registered letter ends this way, this long after it is posted.
+    pub paper: Option<(postal::PostalFate, Tick)>,
 }
 
 impl RecipientProfile {
@@ -78,6 +93,8 @@ pub struct ActTerms {
 #[derive(Debug, Clone, PartialEq)]
 pub struct NotificationInput {
     pub sent_at: Tick,
+    /// A cancellation the sender requested; `None` leaves it to the scenario.
+    pub cancelled_at: Option<Tick>,
     pub terms: ActTerms,
     pub recipients: Vec<RecipientProfile>,
 }
@@ -286,6 +303,7 @@ impl Model {
         let recipients = (0..count).map(|i| self.sample_recipient(key, i)).collect();
         NotificationInput {
             sent_at,
+            cancelled_at: None,
             terms,
             recipients,
         }
@@ -348,6 +366,8 @@ impl Model {
             address,
             address_correct,
             deceased,
+            forced: Forced::default(),
+            reported_payment: None,
         }
     }
 
@@ -443,7 +463,7 @@ impl Model {
             }
         }
         let cancelled = match verdict {
-            Verdict::Accepted { at } => self.cancellation(key, at),
+            Verdict::Accepted { at } => n.cancelled_at.or_else(|| self.cancellation(key, at)),
             Verdict::Refused { .. } => None,
         };
         let mut not_refined = 0i64;

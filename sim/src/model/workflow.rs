@@ -174,10 +174,24 @@ impl<S: TimelineSink> Walk<'_, S> {
             };
             self.emit(posted + HOUR, progress, step("CON080"), None);
             self.emit(posted + 12 * HOUR, progress, step("CON018"), None);
-            let result =
+            let mut result =
                 self.m
                     .postal
                     .attempt(rng, product, address_correct, self.r.deceased, posted);
+            if let (Some((fate, after)), false) = (self.r.forced.paper, simple) {
+                let at = posted + after.max(1);
+                let notice = posted + after.max(2) / 2;
+                let fate = match fate {
+                    PostalFate::Collected { .. } => PostalFate::Collected { notice },
+                    PostalFate::CompiutaGiacenza { .. } => PostalFate::CompiutaGiacenza { notice },
+                    other => other,
+                };
+                result = PostalResult {
+                    fate,
+                    arrival: at.min(notice),
+                    at,
+                };
+            }
             let c = codes(product);
             if let PostalFate::Collected { notice } | PostalFate::CompiutaGiacenza { notice } =
                 result.fate
@@ -400,7 +414,7 @@ impl<S: TimelineSink> Walk<'_, S> {
                 } else {
                     pec.second_round_success_share
                 };
-                let ok = u_ok < share;
+                let ok = self.r.forced.pec.unwrap_or(u_ok < share);
                 let at = if ok {
                     t + minutes(m.pec_delivery.at(u_delay)).max(2 * MINUTE)
                 } else {
@@ -667,7 +681,13 @@ impl Model {
             out,
             view: None,
             aware: None,
-            spontaneous_payment: self.spontaneous_payment(&n.terms, n.sent_at, &pay_draws),
+            spontaneous_payment: match (
+                self.spontaneous_payment(&n.terms, n.sent_at, &pay_draws),
+                r.reported_payment,
+            ) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            },
             view_draws,
             last_action: accepted_at,
         };
@@ -768,7 +788,12 @@ impl<S: TimelineSink> Walk<'_, S> {
             }
         }
         self.out.notification_cost_cents = cost_at(&self.out, Tick::MAX);
-        if let Some(at) = m.payment_instant(terms, self.n.sent_at, self.aware, pay_draws) {
+        let modelled = m.payment_instant(terms, self.n.sent_at, self.aware, pay_draws);
+        let instant = match (modelled, self.r.reported_payment) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        if let Some(at) = instant {
             let amount = Model::amount_due(terms, self.n.sent_at, self.out.refined_at, at);
             let charges = m.send_charges(terms, self.out.analog_cost_until(at));
             self.out.payment = Some(PaymentOutcome {

@@ -102,6 +102,8 @@ pub fn citizen() -> RecipientProfile {
         address: PaperAddress::National { cap },
         address_correct: true,
         deceased: false,
+        forced: Default::default(),
+        reported_payment: None,
     }
 }
 
