@@ -1,0 +1,884 @@
+//! The HTTP server: SEND B2B operations (paths and schemas of the bundle), the
+//! presigned-upload storage, and the admin API under `/mock/`.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post, put};
+use axum::{Json, Router};
+use base64::Engine;
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+use sim::Model;
+use sim::rng::{StreamKey, seed_from_label};
+use tokio::net::TcpListener;
+
+use crate::clock::SimClock;
+use crate::problem::{Problem, ProblemError};
+use crate::request::{model_input, semantic_checks};
+use crate::spec::{ParamIn, Spec};
+use crate::store::{Record, Store, Upload};
+use crate::{ids, render};
+
+/// The default API key and the sender it is bound to.
+pub const DEFAULT_API_KEY: &str = "sendmock-key";
+pub const DEFAULT_SENDER_TAX_ID: &str = "80016350821";
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// API key -> sender tax id.
+    pub keys: HashMap<String, String>,
+    /// Real seconds a request stays WAITING before it is validated.
+    pub validation_seconds: f64,
+    /// Real seconds a legal fact takes to be "produced" (download returns retryAfter).
+    pub legal_fact_seconds: f64,
+    /// Every payment position exists on GPD (ASYNC mode) unless registered otherwise.
+    pub gpd_open: bool,
+    pub seed: u64,
+}
+
+impl Default for Config {
+    fn default() -> Config {
+        Config {
+            keys: HashMap::from([(
+                DEFAULT_API_KEY.to_string(),
+                DEFAULT_SENDER_TAX_ID.to_string(),
+            )]),
+            validation_seconds: 1.0,
+            legal_fact_seconds: 1.0,
+            gpd_open: true,
+            seed: 1,
+        }
+    }
+}
+
+pub struct App {
+    pub model: Model,
+    pub clock: SimClock,
+    pub config: Config,
+    pub base_url: String,
+    store: Mutex<Store>,
+}
+
+pub type Shared = Arc<App>;
+
+impl App {
+    /// `scenario` is laid over the model's behaviour; the mock sets the start instant to
+    /// its clock's epoch, validation to `config.validation_seconds` and turns off the
+    /// scenario's random refusals and cancellations (the API decides those).
+    pub fn new(
+        scenario: sim::Scenario,
+        clock: SimClock,
+        config: Config,
+        base_url: String,
+    ) -> anyhow::Result<App> {
+        let local = clock
+            .epoch()
+            .with_timezone(&chrono_tz::Europe::Rome)
+            .naive_local();
+        let mut s = scenario;
+        s.start = local.format("%Y-%m-%dT%H:%M:%S").to_string();
+        s.validation.refused_share = 0.0;
+        s.validation.delay_seconds = sim::dist::Dist::Constant {
+            value: (config.validation_seconds * clock.scale()).max(1.0),
+        };
+        s.cancellation.share = 0.0;
+        let model = Model::new(s)?;
+        Ok(App {
+            model,
+            clock,
+            config,
+            base_url,
+            store: Mutex::new(Store::default()),
+        })
+    }
+
+    pub fn store(&self) -> MutexGuard<'_, Store> {
+        self.store.lock().expect("store")
+    }
+}
+
+type Reply = Result<Response, Problem>;
+
+fn json_reply(status: StatusCode, v: Value) -> Reply {
+    Ok((status, Json(v)).into_response())
+}
+
+/// The sender bound to the request's API key.
+fn sender(app: &App, headers: &HeaderMap) -> Option<String> {
+    headers
+        .get("x-api-key")
+        .and_then(|k| k.to_str().ok())
+        .and_then(|k| app.config.keys.get(k))
+        .cloned()
+}
+
+/// The API gateway's answer to a missing or unknown key.
+fn forbidden() -> Response {
+    (
+        StatusCode::FORBIDDEN,
+        Json(json!({ "message": "Forbidden" })),
+    )
+        .into_response()
+}
+
+macro_rules! auth {
+    ($app:expr, $headers:expr) => {
+        match sender(&$app, &$headers) {
+            Some(s) => s,
+            None => return Ok(forbidden()),
+        }
+    };
+}
+
+fn check_params(
+    path: &str,
+    method: &str,
+    path_params: &HashMap<String, String>,
+    query: &HashMap<String, String>,
+) -> Result<(), Problem> {
+    let errors = Spec::embedded().check_params(path, method, |name, loc| match loc {
+        ParamIn::Path => path_params.get(name).map(String::as_str),
+        _ => query.get(name).map(String::as_str),
+    });
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(Problem::bad_request(errors))
+    }
+}
+
+fn parse_body(path: &str, method: &str, body: &Bytes) -> Result<Value, Problem> {
+    let v: Value = serde_json::from_slice(body).map_err(|e| {
+        Problem::bad_request(vec![ProblemError::new(
+            "PN_GENERIC_INVALIDPARAMETER",
+            "body",
+            &format!("not valid JSON: {e}"),
+        )])
+    })?;
+    let errors = Spec::embedded().check_body(path, method, &v);
+    if errors.is_empty() {
+        Ok(v)
+    } else {
+        Err(Problem::bad_request(errors))
+    }
+}
+
+async fn status(State(app): State<Shared>) -> Reply {
+    let _ = app;
+    json_reply(
+        StatusCode::OK,
+        json!({ "functionalities": ["NOTIFICATION_CREATE", "NOTIFICATION_VISUALIZATION", "NOTIFICATION_WORKFLOW"], "openIncidents": [] }),
+    )
+}
+
+async fn preload(State(app): State<Shared>, headers: HeaderMap, body: Bytes) -> Reply {
+    let _sender = auth!(app, headers);
+    let req = parse_body("/delivery/attachments/preload", "post", &body)?;
+    let mut store = app.store();
+    let mut out = Vec::new();
+    for item in req.as_array().into_iter().flatten() {
+        let mut rng = store.next_rng(app.config.seed);
+        let key = ids::attachment_key(&mut rng);
+        let secret = uuid::Uuid::new_v4().simple().to_string();
+        let content_type = item["contentType"]
+            .as_str()
+            .unwrap_or("application/pdf")
+            .to_string();
+        store.uploads.insert(
+            key.clone(),
+            Upload {
+                secret: secret.clone(),
+                sha256: item["sha256"].as_str().unwrap_or_default().to_string(),
+                content_type,
+                version: None,
+                data: Vec::new(),
+            },
+        );
+        out.push(json!({
+            "preloadIdx": item["preloadIdx"],
+            "secret": secret,
+            "httpMethod": "PUT",
+            "url": format!("{}/mock-storage/{key}", app.base_url),
+            "key": key,
+        }));
+    }
+    json_reply(StatusCode::OK, Value::Array(out))
+}
+
+/// The presigned upload: checks the secret, the content type and the sha256.
+async fn upload(
+    State(app): State<Shared>,
+    Path(key): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let mut store = app.store();
+    let next_version = store.ids + 1;
+    let Some(slot) = store.uploads.get_mut(&key) else {
+        return (
+            StatusCode::NOT_FOUND,
+            "NoSuchKey: no upload slot for this key",
+        )
+            .into_response();
+    };
+    let secret = headers
+        .get("x-amz-meta-secret")
+        .and_then(|v| v.to_str().ok());
+    if secret != Some(slot.secret.as_str()) {
+        return (
+            StatusCode::FORBIDDEN,
+            "AccessDenied: x-amz-meta-secret does not match the preload",
+        )
+            .into_response();
+    }
+    let ctype = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    if ctype != slot.content_type {
+        return (
+            StatusCode::BAD_REQUEST,
+            format!(
+                "content-type {ctype:?} differs from the preloaded {:?}",
+                slot.content_type
+            ),
+        )
+            .into_response();
+    }
+    let sha = base64::engine::general_purpose::STANDARD.encode(Sha256::digest(&body));
+    if let Some(declared) = headers
+        .get("x-amz-checksum-sha256")
+        .and_then(|v| v.to_str().ok())
+    {
+        if declared != sha {
+            return (
+                StatusCode::BAD_REQUEST,
+                "BadDigest: x-amz-checksum-sha256 does not match the body",
+            )
+                .into_response();
+        }
+    }
+    if sha != slot.sha256 {
+        return (
+            StatusCode::BAD_REQUEST,
+            "BadDigest: the body's sha256 differs from the preloaded one",
+        )
+            .into_response();
+    }
+    let version = format!("v{next_version:016x}");
+    slot.version = Some(version.clone());
+    slot.data = body.to_vec();
+    store.ids += 1;
+    let mut r = StatusCode::OK.into_response();
+    r.headers_mut().insert(
+        "x-amz-version-id",
+        HeaderValue::from_str(&version).expect("ascii"),
+    );
+    r
+}
+
+async fn download(State(app): State<Shared>, Path(key): Path<String>) -> Response {
+    let store = app.store();
+    match store.uploads.get(&key).filter(|u| u.version.is_some()) {
+        Some(u) => (
+            [(header::CONTENT_TYPE, u.content_type.clone())],
+            u.data.clone(),
+        )
+            .into_response(),
+        None if key.starts_with("PN_LEGAL_FACTS") || key.starts_with("PN_EXTERNAL_LEGAL_FACTS") => {
+            (
+                [(header::CONTENT_TYPE, "application/pdf".to_string())],
+                legal_fact_pdf(&key),
+            )
+                .into_response()
+        }
+        None => (StatusCode::NOT_FOUND, "NoSuchKey").into_response(),
+    }
+}
+
+/// A small valid PDF standing in for a legal fact.
+fn legal_fact_pdf(key: &str) -> Vec<u8> {
+    format!(
+        "%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n2 0 obj<</Type/Pages/Kids[3 0 R]/Count 1>>endobj\n3 0 obj<</Type/Page/Parent 2 0 R/MediaBox[0 0 595 842]>>endobj\n% sendmock legal fact {key}\ntrailer<</Root 1 0 R>>\n%%EOF\n"
+    )
+    .into_bytes()
+}
+
+async fn send_v26(State(app): State<Shared>, headers: HeaderMap, body: Bytes) -> Reply {
+    send(app, headers, body, "/delivery/v2.6/requests", "2.6")
+}
+
+async fn send_v23(State(app): State<Shared>, headers: HeaderMap, body: Bytes) -> Reply {
+    send(app, headers, body, "/delivery/v2.3/requests", "2.3")
+}
+
+fn send(app: Shared, headers: HeaderMap, body: Bytes, path: &str, version: &'static str) -> Reply {
+    let sender = auth!(app, headers);
+    let req = parse_body(path, "post", &body)?;
+    if req["notificationFeePolicy"] == "DELIVERY_MODE" {
+        let missing: Vec<ProblemError> = ["paFee", "vat"]
+            .iter()
+            .filter(|f| req[**f].is_null())
+            .map(|f| {
+                ProblemError::new(
+                    "PN_GENERIC_INVALIDPARAMETER_REQUIRED",
+                    &format!("body.{f}"),
+                    "required with DELIVERY_MODE",
+                )
+            })
+            .collect();
+        if !missing.is_empty() {
+            return Err(Problem::bad_request(missing));
+        }
+    }
+    let protocol = req["paProtocolNumber"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let token = req["idempotenceToken"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let now = app.clock.now();
+    let mut store = app.store();
+    if store
+        .by_token
+        .contains_key(&(sender.clone(), protocol.clone(), token.clone()))
+    {
+        return Err(Problem::new(
+            StatusCode::CONFLICT,
+            "Duplicated notification for senderPaId##paProtocolNumber##idempotenceToken",
+            vec![ProblemError::new(
+                "PN_GENERIC_INVALIDPARAMETER_DUPLICATED",
+                &format!("Duplicated notification for {sender}##{protocol}##{token}"),
+                "a notification with this protocol number and idempotence token exists",
+            )],
+        ));
+    }
+    let mut rng = store.next_rng(app.config.seed);
+    let month = app.clock.to_utc(now).format("%Y%m").to_string();
+    let iun = loop {
+        let candidate = ids::iun(&mut rng, &month);
+        if !store.by_iun.contains_key(&candidate) {
+            break candidate;
+        }
+    };
+    let request_id = ids::request_id(&iun);
+    let refusal = semantic_checks(
+        &req,
+        |key| {
+            store
+                .uploads
+                .get(key)
+                .and_then(|u| u.version.clone().map(|v| (u.sha256.clone(), v)))
+        },
+        |creditor, notice| {
+            app.config.gpd_open
+                || store
+                    .gpd
+                    .contains(&(creditor.to_string(), notice.to_string()))
+        },
+    );
+    let key = StreamKey {
+        seed: seed_from_label(&format!("{}:{iun}", app.config.seed)),
+        replication: 0,
+        notification: 0,
+    };
+    let validation = (app.config.validation_seconds * app.clock.scale()).max(1.0) as i64;
+    let mut record = Record {
+        request_id: request_id.clone(),
+        iun: iun.clone(),
+        sender,
+        api_version: version,
+        request: req.clone(),
+        sent_at: now,
+        validated_at: now + validation,
+        refusal,
+        key,
+        input: None,
+        elements: Vec::new(),
+        element_ids: Vec::new(),
+        legal_keys: Vec::new(),
+        outcomes: Vec::new(),
+    };
+    if record.accepted() {
+        record.input = Some(model_input(&app.model, &key, &req, now, app.clock.scale()));
+        record.recompute(&app.model);
+    } else {
+        record.elements = vec![sim::model::TimelineElement {
+            at: record.validated_at,
+            category: sim::model::Category::RequestRefused,
+            legal_fact: None,
+            details: Default::default(),
+        }];
+        record.assign_ids();
+    }
+    store.insert(record);
+    let mut resp = json!({ "notificationRequestId": request_id, "paProtocolNumber": protocol });
+    if !token.is_empty() {
+        resp["idempotenceToken"] = json!(token);
+    }
+    json_reply(StatusCode::ACCEPTED, resp)
+}
+
+async fn request_status_v26(
+    State(app): State<Shared>,
+    headers: HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
+) -> Reply {
+    request_status(app, headers, q, "/delivery/v2.6/requests")
+}
+
+async fn request_status_v23(
+    State(app): State<Shared>,
+    headers: HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
+) -> Reply {
+    request_status(app, headers, q, "/delivery/v2.3/requests")
+}
+
+fn request_status(
+    app: Shared,
+    headers: HeaderMap,
+    q: HashMap<String, String>,
+    path: &str,
+) -> Reply {
+    let sender = auth!(app, headers);
+    check_params(path, "get", &HashMap::new(), &q)?;
+    let store = app.store();
+    let idx = match (q.get("notificationRequestId"), q.get("paProtocolNumber")) {
+        (Some(id), _) => store.by_request_id.get(id).copied(),
+        (None, Some(p)) => {
+            let token = q.get("idempotenceToken").cloned().unwrap_or_default();
+            store
+                .by_token
+                .get(&(sender.clone(), p.clone(), token))
+                .copied()
+        }
+        _ => {
+            return Err(Problem::bad_request(vec![ProblemError::new(
+                "PN_GENERIC_INVALIDPARAMETER_REQUIRED",
+                "notificationRequestId",
+                "give notificationRequestId, or paProtocolNumber and idempotenceToken",
+            )]));
+        }
+    };
+    let record = idx
+        .map(|i| &store.records[i])
+        .filter(|r| r.sender == sender)
+        .ok_or_else(|| Problem::not_found("notification request"))?;
+    json_reply(
+        StatusCode::OK,
+        render::request_status(record, app.clock.now(), &app.clock),
+    )
+}
+
+/// Finds a notification the key's sender may see, once accepted and validated.
+fn visible_record<'a>(
+    store: &'a Store,
+    app: &App,
+    sender: &str,
+    iun: &str,
+) -> Result<&'a Record, Problem> {
+    store
+        .by_iun
+        .get(iun)
+        .map(|i| &store.records[*i])
+        .filter(|r| r.sender == sender && r.accepted() && r.validated_at <= app.clock.now())
+        .ok_or_else(|| Problem::not_found(&format!("notification {iun}")))
+}
+
+async fn detail(State(app): State<Shared>, headers: HeaderMap, Path(iun): Path<String>) -> Reply {
+    let sender = auth!(app, headers);
+    check_params(
+        "/delivery/v2.9/notifications/sent/{iun}",
+        "get",
+        &HashMap::from([("iun".into(), iun.clone())]),
+        &HashMap::new(),
+    )?;
+    let store = app.store();
+    let r = visible_record(&store, &app, &sender, &iun)?;
+    json_reply(
+        StatusCode::OK,
+        render::detail(r, app.clock.now(), &app.clock),
+    )
+}
+
+async fn document(
+    State(app): State<Shared>,
+    headers: HeaderMap,
+    Path((iun, doc_idx)): Path<(String, String)>,
+) -> Reply {
+    let sender = auth!(app, headers);
+    let store = app.store();
+    let r = visible_record(&store, &app, &sender, &iun)?;
+    let idx: usize = doc_idx
+        .parse()
+        .map_err(|_| Problem::not_found(&format!("document {doc_idx}")))?;
+    let doc = r.request["documents"]
+        .get(idx)
+        .ok_or_else(|| Problem::not_found(&format!("document {doc_idx}")))?;
+    attachment_metadata(&app, &store, doc, &format!("{iun}-doc{idx}.pdf"))
+}
+
+async fn payment_attachment(
+    State(app): State<Shared>,
+    headers: HeaderMap,
+    Path((iun, rec, name)): Path<(String, usize, String)>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Reply {
+    let sender = auth!(app, headers);
+    let store = app.store();
+    let r = visible_record(&store, &app, &sender, &iun)?;
+    let k: usize = q
+        .get("attachmentIdx")
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let field = if name == "PAGOPA" { "pagoPa" } else { "f24" };
+    let att = &r.request["recipients"][rec]["payments"][k][field];
+    let doc = if field == "pagoPa" {
+        &att["attachment"]
+    } else {
+        &att["metadataAttachment"]
+    };
+    if !doc.is_object() {
+        return Err(Problem::not_found(&format!(
+            "{name} attachment of recipient {rec}"
+        )));
+    }
+    attachment_metadata(&app, &store, doc, &format!("{iun}-{name}-{rec}.pdf"))
+}
+
+fn attachment_metadata(app: &App, store: &Store, doc: &Value, filename: &str) -> Reply {
+    let key = doc["ref"]["key"].as_str().unwrap_or_default();
+    let u = store
+        .uploads
+        .get(key)
+        .ok_or_else(|| Problem::not_found("attachment"))?;
+    json_reply(
+        StatusCode::OK,
+        json!({
+            "filename": filename,
+            "contentType": u.content_type,
+            "contentLength": u.data.len(),
+            "sha256": u.sha256,
+            "url": format!("{}/mock-storage/{key}", app.base_url),
+        }),
+    )
+}
+
+async fn legal_facts(
+    State(app): State<Shared>,
+    headers: HeaderMap,
+    Path(iun): Path<String>,
+) -> Reply {
+    let sender = auth!(app, headers);
+    let store = app.store();
+    let r = visible_record(&store, &app, &sender, &iun)?;
+    let n = r.visible(app.clock.now());
+    let list: Vec<Value> = (0..n)
+        .filter_map(|i| {
+            let key = r.legal_keys[i].as_ref()?;
+            let mut v = json!({ "iun": r.iun, "legalFactsId": { "key": key, "category": r.elements[i].legal_fact } });
+            if let Some(rec) = r.elements[i].details.rec_index {
+                v["taxId"] = r.request["recipients"][rec as usize]["taxId"].clone();
+            }
+            Some(v)
+        })
+        .collect();
+    json_reply(StatusCode::OK, Value::Array(list))
+}
+
+async fn legal_fact_download(
+    State(app): State<Shared>,
+    headers: HeaderMap,
+    Path((iun, id)): Path<(String, String)>,
+) -> Reply {
+    let sender = auth!(app, headers);
+    let store = app.store();
+    let r = visible_record(&store, &app, &sender, &iun)?;
+    let now = app.clock.now();
+    let n = r.visible(now);
+    let i = (0..n)
+        .find(|i| r.legal_keys[*i].as_deref() == Some(id.as_str()))
+        .ok_or_else(|| Problem::not_found(&format!("legal fact {id}")))?;
+    let ready = r.elements[i].at + (app.config.legal_fact_seconds * app.clock.scale()) as i64;
+    let pdf = legal_fact_pdf(&id);
+    let mut v = json!({ "filename": format!("{id}.pdf"), "contentLength": pdf.len() });
+    if now < ready {
+        v["retryAfter"] = json!(app.clock.real_seconds_until(ready).ceil().max(1.0));
+    } else {
+        v["url"] = json!(format!("{}/mock-storage/{id}", app.base_url));
+    }
+    json_reply(StatusCode::OK, v)
+}
+
+fn find_notice<'a>(
+    store: &'a Store,
+    pa: &str,
+    notice: &str,
+) -> Result<(&'a Record, usize, bool), Problem> {
+    let (i, rec) = *store
+        .by_notice
+        .get(&(pa.to_string(), notice.to_string()))
+        .ok_or_else(|| Problem::not_found(&format!("payment {pa}/{notice}")))?;
+    let r = &store.records[i];
+    let apply = r.request["recipients"][rec]["payments"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|p| p["pagoPa"]["noticeCode"] == notice)
+        .and_then(|p| p["pagoPa"]["applyCost"].as_bool())
+        .unwrap_or(false);
+    Ok((r, rec, apply))
+}
+
+async fn price_v23(
+    State(app): State<Shared>,
+    headers: HeaderMap,
+    Path((pa, notice)): Path<(String, String)>,
+) -> Reply {
+    let _sender = auth!(app, headers);
+    check_params(
+        "/delivery/v2.3/price/{paTaxId}/{noticeCode}",
+        "get",
+        &HashMap::from([
+            ("paTaxId".into(), pa.clone()),
+            ("noticeCode".into(), notice.clone()),
+        ]),
+        &HashMap::new(),
+    )?;
+    let store = app.store();
+    let now = app.clock.now();
+    let (r, rec, apply) = find_notice(&store, &pa, &notice)?;
+    if r.validated_at > now {
+        return Err(Problem::not_found(&format!("payment {pa}/{notice}")));
+    }
+    json_reply(
+        StatusCode::OK,
+        render::price(&app.model, r, rec, apply, now, &app.clock),
+    )
+}
+
+async fn price_v1(
+    State(app): State<Shared>,
+    headers: HeaderMap,
+    Path((pa, notice)): Path<(String, String)>,
+) -> Reply {
+    let _sender = auth!(app, headers);
+    let store = app.store();
+    let now = app.clock.now();
+    let (r, rec, apply) = find_notice(&store, &pa, &notice)?;
+    if r.validated_at > now {
+        return Err(Problem::not_found(&format!("payment {pa}/{notice}")));
+    }
+    let p = render::price(&app.model, r, rec, apply, now, &app.clock);
+    let mut v = json!({ "iun": p["iun"], "amount": p["totalPrice"] });
+    for f in ["refinementDate", "notificationViewDate"] {
+        if !p[f].is_null() {
+            v[f] = p[f].clone();
+        }
+    }
+    json_reply(StatusCode::OK, v)
+}
+
+async fn payment_events(State(app): State<Shared>, headers: HeaderMap, body: Bytes) -> Reply {
+    let _sender = auth!(app, headers);
+    let req = parse_body("/delivery/events/payment/pagopa", "post", &body)?;
+    let mut store = app.store();
+    let now = app.clock.now();
+    for (k, e) in req["events"].as_array().into_iter().flatten().enumerate() {
+        let key = (
+            e["creditorTaxId"].as_str().unwrap_or_default().to_string(),
+            e["noticeCode"].as_str().unwrap_or_default().to_string(),
+        );
+        let Some(&(i, rec)) = store.by_notice.get(&key) else {
+            return Err(Problem::new(
+                StatusCode::NOT_FOUND,
+                "payment position not found",
+                vec![ProblemError::new(
+                    "PN_DELIVERY_NOTIFICATION_NOT_FOUND",
+                    &format!("body.events[{k}]"),
+                    "no notification has this notice",
+                )],
+            ));
+        };
+        let at = e["paymentDate"]
+            .as_str()
+            .and_then(|d| chrono::DateTime::parse_from_rfc3339(d).ok())
+            .map(|d| app.clock.tick_of(d.with_timezone(&chrono::Utc)))
+            .unwrap_or(now)
+            .max(now);
+        let r = &mut store.records[i];
+        if let Some(input) = r.input.as_mut() {
+            let p = &mut input.recipients[rec].reported_payment;
+            *p = Some(p.map_or(at, |x| x.min(at)));
+            r.recompute(&app.model);
+        }
+    }
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+async fn cancel(State(app): State<Shared>, headers: HeaderMap, Path(iun): Path<String>) -> Reply {
+    let sender = auth!(app, headers);
+    let mut store = app.store();
+    let now = app.clock.now();
+    let i = visible_record(&store, &app, &sender, &iun)?;
+    let i = store.by_iun[&i.iun];
+    let r = &mut store.records[i];
+    let (code, level) = if r.cancelled() {
+        ("NOTIFICATION_ALREADY_CANCELLED", "WARN")
+    } else {
+        if let Some(input) = r.input.as_mut() {
+            input.cancelled_at = Some(now);
+        }
+        r.recompute(&app.model);
+        ("NOTIFICATION_CANCELLATION_ACCEPTED", "INFO")
+    };
+    json_reply(
+        StatusCode::ACCEPTED,
+        json!({ "status": "OK", "details": [{ "code": code, "level": level, "detail": format!("notification {iun}") }] }),
+    )
+}
+
+// ---- admin API (outside the spec) ----
+
+async fn admin_reset(State(app): State<Shared>) -> Response {
+    *app.store() = Store::default();
+    StatusCode::NO_CONTENT.into_response()
+}
+
+fn clock_json(app: &App) -> Value {
+    let now = app.clock.now();
+    json!({ "now": render::iso(&app.clock, now), "tick": now, "epoch": render::iso(&app.clock, 0), "scale": app.clock.scale() })
+}
+
+async fn admin_clock(State(app): State<Shared>) -> Response {
+    Json(clock_json(&app)).into_response()
+}
+
+async fn admin_clock_set(State(app): State<Shared>, Json(body): Json<Value>) -> Response {
+    let result = match (
+        body["now"].as_str(),
+        body["advanceSeconds"].as_i64(),
+        body["advanceDays"].as_f64(),
+    ) {
+        (Some(now), _, _) => chrono::DateTime::parse_from_rfc3339(now)
+            .map_err(|e| format!("now: expected an RFC 3339 instant ({e})"))
+            .and_then(|t| {
+                app.clock
+                    .set(app.clock.tick_of(t.with_timezone(&chrono::Utc)))
+            }),
+        (None, Some(s), _) => app.clock.advance(s),
+        (None, None, Some(d)) => app.clock.advance((d * 86_400.0) as i64),
+        _ => Err("give `now` (RFC 3339), `advanceSeconds` or `advanceDays`".into()),
+    };
+    match result {
+        Ok(()) => Json(clock_json(&app)).into_response(),
+        Err(e) => Problem::bad_request(vec![ProblemError::new(
+            "PN_GENERIC_INVALIDPARAMETER",
+            "body",
+            &e,
+        )])
+        .into_response(),
+    }
+}
+
+async fn admin_list(State(app): State<Shared>) -> Response {
+    let store = app.store();
+    let now = app.clock.now();
+    let list: Vec<Value> = store
+        .records
+        .iter()
+        .map(|r| {
+            let (_, status) = render::history(r, now, &app.clock);
+            json!({
+                "iun": r.iun,
+                "notificationRequestId": r.request_id,
+                "senderTaxId": r.sender,
+                "paProtocolNumber": r.request["paProtocolNumber"],
+                "sentAt": render::iso(&app.clock, r.sent_at),
+                "notificationStatus": if r.accepted() || now < r.validated_at { status } else { "REFUSED" },
+            })
+        })
+        .collect();
+    Json(Value::Array(list)).into_response()
+}
+
+async fn admin_gpd(
+    State(app): State<Shared>,
+    Path((creditor, notice)): Path<(String, String)>,
+) -> Response {
+    app.store().gpd.insert((creditor, notice));
+    StatusCode::NO_CONTENT.into_response()
+}
+
+/// Every route of the mock.
+pub fn router(app: Shared) -> Router {
+    Router::new()
+        .route("/status", get(status))
+        .route("/delivery/attachments/preload", post(preload))
+        .route(
+            "/mock-storage/{key}",
+            put(upload).post(upload).get(download),
+        )
+        .route(
+            "/delivery/v2.6/requests",
+            post(send_v26).get(request_status_v26),
+        )
+        .route(
+            "/delivery/v2.3/requests",
+            post(send_v23).get(request_status_v23),
+        )
+        .route("/delivery/v2.9/notifications/sent/{iun}", get(detail))
+        .route(
+            "/delivery/notifications/sent/{iun}/attachments/documents/{doc_idx}",
+            get(document),
+        )
+        .route(
+            "/delivery/notifications/sent/{iun}/attachments/payment/{rec}/{name}",
+            get(payment_attachment),
+        )
+        .route("/delivery/v2.3/price/{pa}/{notice}", get(price_v23))
+        .route("/delivery/price/{pa}/{notice}", get(price_v1))
+        .route("/delivery/events/payment/pagopa", post(payment_events))
+        .route(
+            "/delivery-push/v2.0/notifications/cancel/{iun}",
+            put(cancel),
+        )
+        .route("/delivery-push/v2.0/{iun}/legal-facts", get(legal_facts))
+        .route(
+            "/delivery-push/{iun}/download/legal-facts/{id}",
+            get(legal_fact_download),
+        )
+        .route("/mock/reset", post(admin_reset))
+        .route("/mock/clock", get(admin_clock).post(admin_clock_set))
+        .route("/mock/notifications", get(admin_list))
+        .route("/mock/gpd/{creditor}/{notice}", put(admin_gpd))
+        .fallback(|| async { Problem::not_found("path").into_response() })
+        .with_state(app)
+}
+
+/// Serves on an already-bound listener until `shutdown` resolves.
+pub async fn run(
+    listener: TcpListener,
+    app: Shared,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router(app))
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+/// Binds `addr` (port 0 allowed) and returns the listener with its base URL.
+pub async fn bind(addr: SocketAddr) -> std::io::Result<(TcpListener, String)> {
+    let listener = TcpListener::bind(addr).await?;
+    let local = listener.local_addr()?;
+    Ok((listener, format!("http://{local}")))
+}

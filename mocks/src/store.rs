@@ -1,0 +1,192 @@
+//! The mock's state: uploaded files, notifications with their model trajectories, and
+//! the indexes the API looks them up by.
+
+use std::collections::{HashMap, HashSet};
+
+use serde_json::Value;
+use sim::Model;
+use sim::model::status::{StatusChange, status_history};
+use sim::model::{Category, NotificationInput, RecipientOutcome, TimelineElement};
+use sim::rng::{SplitMix64, StreamKey, seed_from_label};
+
+use crate::ids;
+use crate::request::Refusal;
+
+/// A presigned upload slot and what was uploaded to it.
+#[derive(Debug, Clone)]
+pub struct Upload {
+    pub secret: String,
+    pub sha256: String,
+    pub content_type: String,
+    /// `x-amz-version-id` once uploaded.
+    pub version: Option<String>,
+    pub data: Vec<u8>,
+}
+
+/// One notification request and, once validated, its trajectory.
+#[derive(Debug, Clone)]
+pub struct Record {
+    pub request_id: String,
+    pub iun: String,
+    pub sender: String,
+    pub api_version: &'static str,
+    pub request: Value,
+    pub sent_at: i64,
+    pub validated_at: i64,
+    pub refusal: Vec<Refusal>,
+    pub key: StreamKey,
+    pub input: Option<NotificationInput>,
+    pub elements: Vec<TimelineElement>,
+    pub element_ids: Vec<String>,
+    pub legal_keys: Vec<Option<String>>,
+    pub outcomes: Vec<RecipientOutcome>,
+}
+
+impl Record {
+    pub fn recipients(&self) -> usize {
+        self.request["recipients"].as_array().map_or(0, Vec::len)
+    }
+
+    pub fn accepted(&self) -> bool {
+        self.refusal.is_empty()
+    }
+
+    pub fn cancelled(&self) -> bool {
+        self.input
+            .as_ref()
+            .is_some_and(|i| i.cancelled_at.is_some())
+    }
+
+    /// Runs the model again (after a reported payment or a cancellation changed the
+    /// input): the same streams, so everything before the change stays as it was.
+    pub fn recompute(&mut self, model: &Model) {
+        if let Some(input) = &self.input {
+            let (_, elements, outcomes) = model.timeline(&self.key, input);
+            self.elements = elements;
+            self.outcomes = outcomes;
+        }
+        self.assign_ids();
+    }
+
+    /// Element ids in the production format (`CATEGORY.IUN_….RECINDEX_n…`), unique
+    /// within the notification, and legal-fact keys.
+    pub fn assign_ids(&mut self) {
+        let mut seen: HashMap<String, u32> = HashMap::new();
+        self.element_ids = self
+            .elements
+            .iter()
+            .map(|e| {
+                let d = &e.details;
+                let mut id = format!("{}.IUN_{}", e.category.as_str(), self.iun);
+                if let Some(r) = d.rec_index {
+                    id.push_str(&format!(".RECINDEX_{r}"));
+                }
+                if let Some(s) = d.digital_address_source {
+                    id.push_str(&format!(".SOURCE_{}", s.as_str()));
+                }
+                if let Some(a) = d.sent_attempt_made {
+                    id.push_str(&format!(".ATTEMPT_{a}"));
+                }
+                let n = seen.entry(id.clone()).or_insert(0);
+                *n += 1;
+                if *n > 1
+                    || matches!(
+                        e.category,
+                        Category::SendAnalogProgress
+                            | Category::SendDigitalProgress
+                            | Category::SendSimpleRegisteredLetterProgress
+                    )
+                {
+                    id.push_str(&format!(".IDX_{n}"));
+                }
+                id
+            })
+            .collect();
+        self.legal_keys = self
+            .elements
+            .iter()
+            .zip(&self.element_ids)
+            .map(|(e, id)| {
+                e.legal_fact.map(|c| {
+                    let mut rng = SplitMix64(seed_from_label(id));
+                    ids::legal_fact_key(
+                        &mut rng,
+                        c == sim::model::timeline::LegalFactCategory::PecReceipt,
+                    )
+                })
+            })
+            .collect();
+    }
+
+    /// How many elements are visible at `now` (they are sorted by time).
+    pub fn visible(&self, now: i64) -> usize {
+        self.elements.partition_point(|e| e.at <= now)
+    }
+
+    pub fn history(&self, now: i64) -> Vec<StatusChange> {
+        let n = self.visible(now);
+        status_history(
+            self.sent_at,
+            self.recipients(),
+            &self.elements[..n],
+            i64::MAX,
+        )
+    }
+}
+
+#[derive(Default)]
+pub struct Store {
+    pub uploads: HashMap<String, Upload>,
+    pub records: Vec<Record>,
+    pub by_request_id: HashMap<String, usize>,
+    pub by_iun: HashMap<String, usize>,
+    pub by_token: HashMap<(String, String, String), usize>,
+    /// (creditorTaxId, noticeCode) -> (record, recipient)
+    pub by_notice: HashMap<(String, String), (usize, usize)>,
+    /// Payment positions registered on GPD through the admin API.
+    pub gpd: HashSet<(String, String)>,
+    pub ids: u64,
+}
+
+impl Store {
+    /// A fresh generator for ids, from a counter (deterministic for a given seed).
+    pub fn next_rng(&mut self, seed: u64) -> SplitMix64 {
+        self.ids += 1;
+        SplitMix64(seed ^ self.ids.wrapping_mul(0x9E37_79B9_7F4A_7C15))
+    }
+
+    pub fn insert(&mut self, r: Record) -> usize {
+        let i = self.records.len();
+        self.by_request_id.insert(r.request_id.clone(), i);
+        self.by_iun.insert(r.iun.clone(), i);
+        let token = r.request["idempotenceToken"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        let protocol = r.request["paProtocolNumber"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        self.by_token.insert((r.sender.clone(), protocol, token), i);
+        if r.accepted() {
+            for (k, rec) in r.request["recipients"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .enumerate()
+            {
+                for p in rec["payments"].as_array().into_iter().flatten() {
+                    if let (Some(c), Some(n)) = (
+                        p["pagoPa"]["creditorTaxId"].as_str(),
+                        p["pagoPa"]["noticeCode"].as_str(),
+                    ) {
+                        self.by_notice
+                            .insert((c.to_string(), n.to_string()), (i, k));
+                    }
+                }
+            }
+        }
+        self.records.push(r);
+        i
+    }
+}

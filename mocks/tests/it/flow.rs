@@ -1,0 +1,467 @@
+//! The whole send flow over HTTP: preload → upload → send → WAITING → ACCEPTED →
+//! timeline to refinement → legal facts → price, for a digital, a paper and an
+//! unreachable recipient; and the mock's timeline equals the model's.
+
+use mocks::spec::Spec;
+use serde_json::{Value, json};
+
+use crate::support::*;
+
+fn categories(detail: &Value) -> Vec<String> {
+    detail["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["category"].as_str().unwrap().to_string())
+        .collect()
+}
+
+fn check(path: &str, method: &str, status: u16, body: &Value) {
+    let errors = Spec::embedded().check_response(path, method, status, body);
+    assert!(
+        errors.is_empty(),
+        "{method} {path} {status} does not match the bundle: {errors:#?}\n{body:#}"
+    );
+}
+
+async fn send_and_accept(m: &Mock, protocol: &str, recipients: Vec<Value>) -> String {
+    let doc = m
+        .upload_pdf(format!("%PDF-1.4 {protocol}").as_bytes())
+        .await;
+    let (s, _, body) = m
+        .call(
+            "POST",
+            "/delivery/v2.6/requests",
+            Some(KEY),
+            Some(request(protocol, &doc, recipients)),
+        )
+        .await;
+    assert_eq!(s, 202, "{body:#}");
+    check("/delivery/v2.6/requests", "post", 202, &body);
+    let id = body["notificationRequestId"].as_str().unwrap().to_string();
+    assert_eq!(id.len(), 36);
+
+    let path = format!("/delivery/v2.6/requests?notificationRequestId={id}");
+    let (s, _, st) = m.call("GET", &path, Some(KEY), None).await;
+    assert_eq!(s, 200);
+    assert_eq!(st["notificationRequestStatus"], "WAITING");
+    assert!(st["retryAfter"].as_i64().unwrap() >= 1);
+    check("/delivery/v2.6/requests", "get", 200, &st);
+
+    m.advance(5).await;
+    let path =
+        format!("/delivery/v2.6/requests?paProtocolNumber={protocol}&idempotenceToken=token-1");
+    let (s, _, st) = m.call("GET", &path, Some(KEY), None).await;
+    assert_eq!(s, 200);
+    assert_eq!(st["notificationRequestStatus"], "ACCEPTED", "{st:#}");
+    check("/delivery/v2.6/requests", "get", 200, &st);
+    let iun = st["iun"].as_str().unwrap().to_string();
+    assert!(mocks::ids::is_valid_iun(&iun), "{iun}");
+    iun
+}
+
+#[tokio::test]
+async fn digital_paper_and_unreachable_recipients_to_refinement() {
+    let m = start(7, true).await;
+    let digital = recipient(
+        &cf("RSSMRA80A01H501"),
+        "via Roma 1",
+        Some("mario.rossi@ok.pec.it"),
+        "302000100000019421",
+    );
+    let paper = recipient(
+        &cf("VRDLGU70B02H501"),
+        "via Verdi 2 @ok",
+        None,
+        "302000100000019422",
+    );
+    let lost = recipient(
+        &cf("BNCGNN60C03H501"),
+        "via Bianchi 3 @fail",
+        None,
+        "302000100000019423",
+    );
+    // One notification per recipient, so each status history is its own.
+    let mut iuns = Vec::new();
+    for (i, r) in [digital, paper, lost].into_iter().enumerate() {
+        iuns.push(send_and_accept(&m, &format!("PROT-{i}"), vec![r]).await);
+    }
+    let (_, _, d) = m
+        .call(
+            "GET",
+            &format!("/delivery/v2.9/notifications/sent/{}", iuns[0]),
+            Some(KEY),
+            None,
+        )
+        .await;
+    assert!(categories(&d).contains(&"REQUEST_ACCEPTED".to_string()));
+    check("/delivery/v2.9/notifications/sent/{iun}", "get", 200, &d);
+
+    // 200 simulated days later every workflow has ended.
+    m.advance(200 * 86_400).await;
+    let mut statuses = Vec::new();
+    for iun in &iuns {
+        let (s, _, d) = m
+            .call(
+                "GET",
+                &format!("/delivery/v2.9/notifications/sent/{iun}"),
+                Some(KEY),
+                None,
+            )
+            .await;
+        assert_eq!(s, 200);
+        check("/delivery/v2.9/notifications/sent/{iun}", "get", 200, &d);
+        let cats = categories(&d);
+        assert!(
+            cats.contains(&"REFINEMENT".to_string())
+                || cats.contains(&"NOTIFICATION_VIEWED".to_string()),
+            "{cats:?}"
+        );
+        let history: Vec<String> = d["notificationStatusHistory"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|h| h["status"].as_str().unwrap().to_string())
+            .collect();
+        assert_eq!(history[0], "IN_VALIDATION");
+        statuses.push((
+            cats,
+            history,
+            d["notificationStatus"].as_str().unwrap().to_string(),
+        ));
+    }
+    assert!(
+        statuses[0]
+            .0
+            .contains(&"DIGITAL_SUCCESS_WORKFLOW".to_string()),
+        "{:?}",
+        statuses[0].0
+    );
+    assert!(
+        statuses[1]
+            .0
+            .contains(&"ANALOG_SUCCESS_WORKFLOW".to_string()),
+        "{:?}",
+        statuses[1].0
+    );
+    assert!(
+        statuses[2]
+            .0
+            .contains(&"COMPLETELY_UNREACHABLE".to_string()),
+        "{:?}",
+        statuses[2].0
+    );
+    assert!(
+        statuses[2].1.contains(&"UNREACHABLE".to_string()),
+        "{:?}",
+        statuses[2].1
+    );
+    for (_, history, status) in &statuses {
+        assert!(
+            ["EFFECTIVE_DATE", "VIEWED"].contains(&status.as_str()),
+            "{history:?}"
+        );
+    }
+
+    // Legal facts: listed, then downloadable (after the production delay) as a PDF.
+    let (s, _, facts) = m
+        .call(
+            "GET",
+            &format!("/delivery-push/v2.0/{}/legal-facts", iuns[1]),
+            Some(KEY),
+            None,
+        )
+        .await;
+    assert_eq!(s, 200);
+    check("/delivery-push/v2.0/{iun}/legal-facts", "get", 200, &facts);
+    let cats: Vec<&str> = facts
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["legalFactsId"]["category"].as_str().unwrap())
+        .collect();
+    assert!(
+        cats.contains(&"SENDER_ACK") && cats.contains(&"ANALOG_DELIVERY"),
+        "{cats:?}"
+    );
+    let key = facts[0]["legalFactsId"]["key"].as_str().unwrap();
+    let (s, _, meta) = m
+        .call(
+            "GET",
+            &format!("/delivery-push/{}/download/legal-facts/{key}", iuns[1]),
+            Some(KEY),
+            None,
+        )
+        .await;
+    assert_eq!(s, 200);
+    check(
+        "/delivery-push/{iun}/download/legal-facts/{legalFactId}",
+        "get",
+        200,
+        &meta,
+    );
+    let url = meta["url"].as_str().expect("produced long ago");
+    let pdf = m.http.get(url).send().await.unwrap().bytes().await.unwrap();
+    assert!(pdf.starts_with(b"%PDF"));
+
+    // Price: the model's cost as it stands; the paper recipient's includes the letter.
+    let (s, _, price) = m
+        .call(
+            "GET",
+            &format!("/delivery/v2.3/price/{SENDER}/302000100000019422"),
+            Some(KEY),
+            None,
+        )
+        .await;
+    assert_eq!(s, 200, "{price:#}");
+    check(
+        "/delivery/v2.3/price/{paTaxId}/{noticeCode}",
+        "get",
+        200,
+        &price,
+    );
+    assert!(price["analogCost"].as_i64().unwrap() > 0);
+    assert_eq!(
+        price["totalPrice"].as_i64().unwrap(),
+        100 + sim::prices::with_vat(price["analogCost"].as_i64().unwrap(), 22) + 100
+    );
+    let (_, _, digital_price) = m
+        .call(
+            "GET",
+            &format!("/delivery/v2.3/price/{SENDER}/302000100000019421"),
+            Some(KEY),
+            None,
+        )
+        .await;
+    assert_eq!(digital_price["totalPrice"], 200);
+    assert_eq!(digital_price["analogCost"], 0);
+    let (s, _, v1) = m
+        .call(
+            "GET",
+            &format!("/delivery/price/{SENDER}/302000100000019421"),
+            Some(KEY),
+            None,
+        )
+        .await;
+    assert_eq!(s, 200);
+    assert_eq!(v1["amount"], 200);
+
+    // Documents can be downloaded with their metadata.
+    let (s, _, meta) = m
+        .call(
+            "GET",
+            &format!(
+                "/delivery/notifications/sent/{}/attachments/documents/0",
+                iuns[0]
+            ),
+            Some(KEY),
+            None,
+        )
+        .await;
+    assert_eq!(s, 200);
+    check(
+        "/delivery/notifications/sent/{iun}/attachments/documents/{docIdx}",
+        "get",
+        200,
+        &meta,
+    );
+    let bytes = m
+        .http
+        .get(meta["url"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    assert_eq!(&bytes[..], b"%PDF-1.4 PROT-0");
+}
+
+#[tokio::test]
+async fn the_mock_timeline_is_the_model_timeline_for_the_same_request_and_seed() {
+    let m = start(11, true).await;
+    let r = recipient(
+        &cf("RSSMRA80A01H501"),
+        "via Roma 1",
+        None,
+        "302000100000019431",
+    );
+    let iun = send_and_accept(&m, "PROT-MODEL", vec![r]).await;
+    m.advance(300 * 86_400).await;
+    let (_, _, d) = m
+        .call(
+            "GET",
+            &format!("/delivery/v2.9/notifications/sent/{iun}"),
+            Some(KEY),
+            None,
+        )
+        .await;
+
+    let store = m.app.store();
+    let record = &store.records[store.by_iun[&iun]];
+    let input = mocks::request::model_input(
+        &m.app.model,
+        &record.key,
+        &record.request,
+        record.sent_at,
+        m.app.clock.scale(),
+    );
+    let (_, expected, _) = m.app.model.timeline(&record.key, &input);
+    let shown: Vec<(String, String)> = d["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["category"].as_str().unwrap().to_string(),
+                e["timestamp"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let modelled: Vec<(String, String)> = expected
+        .iter()
+        .map(|e| {
+            (
+                e.category.as_str().to_string(),
+                mocks::render::iso(&m.app.clock, e.at),
+            )
+        })
+        .collect();
+    assert_eq!(shown, modelled);
+}
+
+#[tokio::test]
+async fn the_same_request_and_seed_give_the_same_timeline_on_two_servers() {
+    let mut shown = Vec::new();
+    for _ in 0..2 {
+        let m = start(5, true).await;
+        let r = recipient(
+            &cf("RSSMRA80A01H501"),
+            "via Roma 1",
+            None,
+            "302000100000019441",
+        );
+        let iun = send_and_accept(&m, "PROT-SAME", vec![r]).await;
+        // Move both clocks to the same instant, then compare the timelines.
+        let target = mocks::render::iso(&m.app.clock, 120 * 86_400);
+        let (s, _, _) = m
+            .call("POST", "/mock/clock", None, Some(json!({ "now": target })))
+            .await;
+        assert_eq!(s, 200);
+        let (_, _, d) = m
+            .call(
+                "GET",
+                &format!("/delivery/v2.9/notifications/sent/{iun}"),
+                Some(KEY),
+                None,
+            )
+            .await;
+        shown.push((iun, d["timeline"].clone()));
+    }
+    assert_eq!(shown[0].0, shown[1].0);
+    // The sent instant differs by the real time between the two servers' requests, so
+    // compare the elements' spacing from the first one.
+    let spacing = |t: &Value| -> Vec<(String, i64)> {
+        let ts: Vec<(String, i64)> = t
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| {
+                let at = chrono::DateTime::parse_from_rfc3339(e["timestamp"].as_str().unwrap())
+                    .unwrap()
+                    .timestamp();
+                (e["elementId"].as_str().unwrap().to_string(), at)
+            })
+            .collect();
+        let t0 = ts[0].1;
+        ts.into_iter().map(|(id, t)| (id, t - t0)).collect()
+    };
+    assert_eq!(spacing(&shown[0].1), spacing(&shown[1].1));
+}
+
+#[tokio::test]
+async fn payment_events_and_cancellation_change_the_timeline() {
+    let m = start(3, true).await;
+    let r = recipient(
+        &cf("RSSMRA80A01H501"),
+        "via Roma 1 @ok",
+        None,
+        "302000100000019451",
+    );
+    let iun = send_and_accept(&m, "PROT-PAY", vec![r]).await;
+    let (s, _, _) = m
+        .call(
+            "POST",
+            "/delivery/events/payment/pagopa",
+            Some(KEY),
+            Some(json!({ "events": [{ "noticeCode": "302000100000019451", "creditorTaxId": SENDER, "paymentDate": "2026-03-02T08:00:30Z", "amount": 1000 }] })),
+        )
+        .await;
+    assert_eq!(s, 204);
+    m.advance(100 * 86_400).await;
+    let (_, _, d) = m
+        .call(
+            "GET",
+            &format!("/delivery/v2.9/notifications/sent/{iun}"),
+            Some(KEY),
+            None,
+        )
+        .await;
+    let cats = categories(&d);
+    assert!(cats.contains(&"PAYMENT".to_string()), "{cats:?}");
+    // Paid before the courtesy wait ended: no letter was sent.
+    assert!(
+        !cats.contains(&"SEND_ANALOG_DOMICILE".to_string()),
+        "{cats:?}"
+    );
+
+    let r = recipient(
+        &cf("VRDLGU70B02H501"),
+        "via Verdi 2",
+        None,
+        "302000100000019452",
+    );
+    let iun = send_and_accept(&m, "PROT-CANCEL", vec![r]).await;
+    let (s, _, c) = m
+        .call(
+            "PUT",
+            &format!("/delivery-push/v2.0/notifications/cancel/{iun}"),
+            Some(KEY),
+            None,
+        )
+        .await;
+    assert_eq!(s, 202);
+    check(
+        "/delivery-push/v2.0/notifications/cancel/{iun}",
+        "put",
+        202,
+        &c,
+    );
+    assert_eq!(
+        c["details"][0]["code"],
+        "NOTIFICATION_CANCELLATION_ACCEPTED"
+    );
+    let (_, _, again) = m
+        .call(
+            "PUT",
+            &format!("/delivery-push/v2.0/notifications/cancel/{iun}"),
+            Some(KEY),
+            None,
+        )
+        .await;
+    assert_eq!(
+        again["details"][0]["code"],
+        "NOTIFICATION_ALREADY_CANCELLED"
+    );
+    m.advance(100 * 86_400).await;
+    let (_, _, d) = m
+        .call(
+            "GET",
+            &format!("/delivery/v2.9/notifications/sent/{iun}"),
+            Some(KEY),
+            None,
+        )
+        .await;
+    assert_eq!(d["notificationStatus"], "CANCELLED");
+    assert!(!categories(&d).contains(&"SEND_ANALOG_DOMICILE".to_string()));
+}

@@ -1,0 +1,5 @@
+//! Integration tests of the mock SEND server over real HTTP on port 0.
+
+mod flow;
+mod support;
+mod validation;

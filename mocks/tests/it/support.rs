@@ -1,0 +1,183 @@
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use base64::Engine;
+use chrono::{DateTime, Utc};
+use mocks::clock::SimClock;
+use mocks::server::{self, App, Config};
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+pub const KEY: &str = "key-a";
+pub const SENDER: &str = "80016350821";
+pub const OTHER_KEY: &str = "key-b";
+pub const OTHER_SENDER: &str = "00000000000";
+
+/// A running mock: its app (for checks against the model) and base URL. The server
+/// stops when the test's runtime ends.
+pub struct Mock {
+    pub app: Arc<App>,
+    pub url: String,
+    pub http: reqwest::Client,
+}
+
+pub fn epoch() -> DateTime<Utc> {
+    "2026-03-02T08:00:00Z".parse().unwrap()
+}
+
+/// Starts a mock whose clock runs in real time (scale 1), so tests move it with the
+/// admin API.
+pub async fn start(seed: u64, gpd_open: bool) -> Mock {
+    let (listener, url) = server::bind("127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let config = Config {
+        keys: HashMap::from([
+            (KEY.into(), SENDER.into()),
+            (OTHER_KEY.into(), OTHER_SENDER.into()),
+        ]),
+        validation_seconds: 2.0,
+        legal_fact_seconds: 3.0,
+        gpd_open,
+        seed,
+    };
+    let app = Arc::new(
+        App::new(
+            sim::Scenario::builtin_default(),
+            SimClock::new(epoch(), 1.0),
+            config,
+            url.clone(),
+        )
+        .unwrap(),
+    );
+    tokio::spawn(server::run(listener, app.clone(), std::future::pending()));
+    Mock {
+        app,
+        url,
+        http: reqwest::Client::new(),
+    }
+}
+
+impl Mock {
+    pub async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        key: Option<&str>,
+        body: Option<Value>,
+    ) -> (u16, HashMap<String, String>, Value) {
+        let url = format!("{}{path}", self.url);
+        let mut req = self.http.request(method.parse().unwrap(), &url);
+        if let Some(k) = key {
+            req = req.header("x-api-key", k);
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let resp = req.send().await.unwrap();
+        let status = resp.status().as_u16();
+        let headers = resp
+            .headers()
+            .iter()
+            .map(|(k, v)| {
+                (
+                    k.as_str().to_string(),
+                    v.to_str().unwrap_or_default().to_string(),
+                )
+            })
+            .collect();
+        let bytes = resp.bytes().await.unwrap();
+        let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        (status, headers, body)
+    }
+
+    pub async fn advance(&self, seconds: i64) {
+        let (s, _, _) = self
+            .call(
+                "POST",
+                "/mock/clock",
+                None,
+                Some(json!({ "advanceSeconds": seconds })),
+            )
+            .await;
+        assert_eq!(s, 200);
+    }
+
+    /// Preloads and uploads a PDF; returns the document reference for a request.
+    pub async fn upload_pdf(&self, content: &[u8]) -> Value {
+        let sha = base64::engine::general_purpose::STANDARD.encode(Sha256::digest(content));
+        let (s, _, body) = self
+            .call(
+                "POST",
+                "/delivery/attachments/preload",
+                Some(KEY),
+                Some(
+                    json!([{ "preloadIdx": "0", "contentType": "application/pdf", "sha256": sha }]),
+                ),
+            )
+            .await;
+        assert_eq!(s, 200, "{body}");
+        let slot = &body[0];
+        assert_eq!(slot["httpMethod"], "PUT");
+        let resp = self
+            .http
+            .put(slot["url"].as_str().unwrap())
+            .header("content-type", "application/pdf")
+            .header("x-amz-meta-secret", slot["secret"].as_str().unwrap())
+            .header("x-amz-checksum-sha256", &sha)
+            .body(content.to_vec())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status().as_u16(), 200);
+        let version = resp.headers()["x-amz-version-id"]
+            .to_str()
+            .unwrap()
+            .to_string();
+        json!({
+            "digests": { "sha256": sha },
+            "contentType": "application/pdf",
+            "ref": { "key": slot["key"], "versionToken": version },
+            "title": "Atto",
+            "docIdx": "0"
+        })
+    }
+}
+
+/// A codice fiscale with a correct check character.
+pub fn cf(first15: &str) -> String {
+    format!(
+        "{first15}{}",
+        mocks::request::cf_check_char(first15).unwrap()
+    )
+}
+
+pub fn recipient(tax_id: &str, address: &str, pec: Option<&str>, notice: &str) -> Value {
+    let mut r = json!({
+        "recipientType": "PF",
+        "taxId": tax_id,
+        "denomination": "Mario Rossi",
+        "physicalAddress": { "address": address, "zip": "00118", "municipality": "Roma", "province": "RM" },
+        "payments": [{ "pagoPa": { "noticeCode": notice, "creditorTaxId": SENDER, "applyCost": true } }]
+    });
+    if let Some(p) = pec {
+        r["digitalDomicile"] = json!({ "type": "PEC", "address": p });
+    }
+    r
+}
+
+pub fn request(protocol: &str, document: &Value, recipients: Vec<Value>) -> Value {
+    json!({
+        "paProtocolNumber": protocol,
+        "idempotenceToken": "token-1",
+        "subject": "Verbale di accertamento",
+        "recipients": recipients,
+        "documents": [document],
+        "physicalCommunicationType": "REGISTERED_LETTER_890",
+        "notificationFeePolicy": "DELIVERY_MODE",
+        "paFee": 100,
+        "vat": 22,
+        "senderDenomination": "Comune di Prova",
+        "senderTaxId": SENDER,
+        "taxonomyCode": "010202N",
+        "pagoPaIntMode": "SYNC"
+    })
+}
