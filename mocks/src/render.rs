@@ -439,3 +439,42 @@ pub fn price(
     }
     v
 }
+
+/// `FullSentNotificationV23`, mapped from the current version as production's
+/// versioning adapter does: categories v2.3 does not know are left out, the
+/// RETURNED_TO_SENDER status reads as DELIVERED, elements keep the v2.3 fields.
+pub fn detail_v23(r: &Record, now: i64, clock: &SimClock) -> Value {
+    let mut v = detail(r, now, clock);
+    let old_status = |s: &Value| -> Value {
+        match s.as_str() {
+            Some("RETURNED_TO_SENDER") => json!("DELIVERED"),
+            _ => s.clone(),
+        }
+    };
+    v["notificationStatus"] = old_status(&v["notificationStatus"]);
+    if let Some(h) = v["notificationStatusHistory"].as_array_mut() {
+        for e in h.iter_mut() {
+            e["status"] = old_status(&e["status"]);
+        }
+    }
+    if let Some(o) = v.as_object_mut() {
+        o.remove("usedServices");
+    }
+    let timeline: Vec<Value> = v["timeline"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|e| e["category"] != "ANALOG_WORKFLOW_RECIPIENT_DECEASED")
+        .map(|e| {
+            json!({
+                "elementId": e["elementId"],
+                "timestamp": e["timestamp"],
+                "legalFactsIds": e["legalFactsIds"],
+                "category": e["category"],
+                "details": e["details"],
+            })
+        })
+        .collect();
+    v["timeline"] = Value::Array(timeline);
+    v
+}

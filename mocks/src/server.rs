@@ -510,6 +510,20 @@ async fn detail(State(app): State<Shared>, headers: HeaderMap, Path(iun): Path<S
     )
 }
 
+async fn detail_v23(
+    State(app): State<Shared>,
+    headers: HeaderMap,
+    Path(iun): Path<String>,
+) -> Reply {
+    let sender = auth!(app, headers);
+    let store = app.store();
+    let r = visible_record(&store, &app, &sender, &iun)?;
+    json_reply(
+        StatusCode::OK,
+        render::detail_v23(r, app.clock.now(), &app.clock),
+    )
+}
+
 async fn document(
     State(app): State<Shared>,
     headers: HeaderMap,
@@ -837,6 +851,7 @@ pub fn router(app: Shared) -> Router {
             post(send_v23).get(request_status_v23),
         )
         .route("/delivery/v2.9/notifications/sent/{iun}", get(detail))
+        .route("/delivery/v2.3/notifications/sent/{iun}", get(detail_v23))
         .route(
             "/delivery/notifications/sent/{iun}/attachments/documents/{doc_idx}",
             get(document),

@@ -465,3 +465,132 @@ async fn payment_events_and_cancellation_change_the_timeline() {
     assert_eq!(d["notificationStatus"], "CANCELLED");
     assert!(!categories(&d).contains(&"SEND_ANALOG_DOMICILE".to_string()));
 }
+
+#[tokio::test]
+async fn version_2_3_send_status_and_detail_follow_their_schemas() {
+    let m = start(13, true).await;
+    let doc = m.upload_pdf(b"%PDF-1.4 v23").await;
+    let body = request(
+        "PROT-V23",
+        &doc,
+        vec![recipient(
+            &cf("RSSMRA80A01H501"),
+            "via Roma 1",
+            None,
+            "302000100000019501",
+        )],
+    );
+    let (s, _, r) = m
+        .call("POST", "/delivery/v2.3/requests", Some(KEY), Some(body))
+        .await;
+    assert_eq!(s, 202, "{r:#}");
+    check("/delivery/v2.3/requests", "post", 202, &r);
+    m.advance(5).await;
+    let id = r["notificationRequestId"].as_str().unwrap();
+    let (s, _, st) = m
+        .call(
+            "GET",
+            &format!("/delivery/v2.3/requests?notificationRequestId={id}"),
+            Some(KEY),
+            None,
+        )
+        .await;
+    assert_eq!(s, 200);
+    check("/delivery/v2.3/requests", "get", 200, &st);
+    let iun = st["iun"].as_str().unwrap();
+    m.advance(150 * 86_400).await;
+    let (s, _, d) = m
+        .call(
+            "GET",
+            &format!("/delivery/v2.3/notifications/sent/{iun}"),
+            Some(KEY),
+            None,
+        )
+        .await;
+    assert_eq!(s, 200);
+    check("/delivery/v2.3/notifications/sent/{iun}", "get", 200, &d);
+    assert!(d["timeline"].as_array().unwrap().len() > 5);
+}
+
+#[tokio::test]
+async fn legal_facts_are_produced_after_a_delay_and_payment_attachments_download() {
+    let m = start(17, true).await;
+    let notice_pdf = m.upload_pdf(b"%PDF-1.4 avviso pagoPA").await;
+    let mut r = recipient(
+        &cf("RSSMRA80A01H501"),
+        "via Roma 1",
+        None,
+        "302000100000019511",
+    );
+    r["payments"][0]["pagoPa"]["attachment"] = json!({
+        "digests": notice_pdf["digests"], "contentType": "application/pdf", "ref": notice_pdf["ref"]
+    });
+    let iun = send_and_accept(&m, "PROT-LF", vec![r]).await;
+    // The sender's acknowledgement exists at once, but its PDF is still being produced.
+    let (_, _, facts) = m
+        .call(
+            "GET",
+            &format!("/delivery-push/v2.0/{iun}/legal-facts"),
+            Some(KEY),
+            None,
+        )
+        .await;
+    let key = facts[0]["legalFactsId"]["key"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{facts}"))
+        .to_string();
+    assert_eq!(facts[0]["legalFactsId"]["category"], "SENDER_ACK");
+    let (s, _, meta) = m
+        .call(
+            "GET",
+            &format!("/delivery-push/{iun}/download/legal-facts/{key}"),
+            Some(KEY),
+            None,
+        )
+        .await;
+    assert_eq!(s, 200);
+    check(
+        "/delivery-push/{iun}/download/legal-facts/{legalFactId}",
+        "get",
+        200,
+        &meta,
+    );
+    assert!(meta["retryAfter"].as_f64().unwrap() >= 1.0, "{meta}");
+    assert!(meta.get("url").is_none());
+    m.advance(60).await;
+    let (_, _, meta) = m
+        .call(
+            "GET",
+            &format!("/delivery-push/{iun}/download/legal-facts/{key}"),
+            Some(KEY),
+            None,
+        )
+        .await;
+    assert!(meta["url"].is_string(), "{meta}");
+
+    let (s, _, att) = m
+        .call(
+            "GET",
+            &format!("/delivery/notifications/sent/{iun}/attachments/payment/0/PAGOPA"),
+            Some(KEY),
+            None,
+        )
+        .await;
+    assert_eq!(s, 200, "{att}");
+    check(
+        "/delivery/notifications/sent/{iun}/attachments/payment/{recipientIdx}/{attachmentName}",
+        "get",
+        200,
+        &att,
+    );
+    let bytes = m
+        .http
+        .get(att["url"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    assert_eq!(&bytes[..], b"%PDF-1.4 avviso pagoPA");
+}

@@ -35,7 +35,7 @@ pub async fn start(seed: u64, gpd_open: bool) -> Mock {
             (OTHER_KEY.into(), OTHER_SENDER.into()),
         ]),
         validation_seconds: 2.0,
-        legal_fact_seconds: 3.0,
+        legal_fact_seconds: 30.0,
         gpd_open,
         seed,
     };
