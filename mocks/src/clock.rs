@@ -1,14 +1,12 @@
 //! The mock's simulated clock: simulated seconds run `scale` times faster than real
 //! ones (one simulated day per real second by default), from an epoch; the admin API
-//! can set or advance it. The mock is a real-time server, so unlike the model it reads
-//! the wall clock (hence the `disallowed_methods` allowances below).
+//! can set or advance it.
 
 use std::sync::Mutex;
 use std::time::Instant;
 
 use chrono::{DateTime, Duration, Utc};
 
-#[allow(clippy::disallowed_methods)]
 fn real_now() -> Instant {
     Instant::now()
 }

@@ -1,8 +1,12 @@
 //! Mock SEND, PEC and postal servers and the load generator (`sendmock`). The mock's
 //! notification timelines come from the simulator's model (`sim::Model`).
+//!
+//! Unlike the model, the mock and the load generator are real-time programs: they read
+//! the wall clock (`sim/clippy.toml` bans it only in the model).
 
 pub mod clock;
 pub mod ids;
+pub mod load;
 pub mod problem;
 pub mod render;
 pub mod request;

@@ -27,7 +27,8 @@ const SIZE: (u32, u32) = (1000, 600);
 const SEND_COLOR: RGBColor = RGBColor(0, 115, 230);
 const PAPER_COLOR: RGBColor = RGBColor(200, 90, 40);
 
-fn register_font() {
+/// Registers the embedded DejaVu font as `sans-serif` (idempotent).
+pub fn register_font() {
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
         for style in [FontStyle::Normal, FontStyle::Bold] {

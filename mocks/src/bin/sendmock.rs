@@ -1,4 +1,5 @@
-//! `sendmock`: a mock of SEND's B2B API for integrators, driven by the sendsim model.
+//! `sendmock`: a mock of SEND's B2B API for integrators, driven by the sendsim model,
+//! and a load generator for any SEND endpoint.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -8,7 +9,10 @@ use std::sync::Arc;
 use anyhow::{Context, Result, bail};
 use chrono::{DateTime, Timelike, Utc};
 use clap::{Parser, Subcommand};
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use mocks::clock::SimClock;
+use mocks::load::{self, Flow, LoadConfig, Mode, profile, profile::Profile, threshold::Threshold};
 use mocks::server::{self, App, Config, DEFAULT_API_KEY, DEFAULT_SENDER_TAX_ID};
 
 #[derive(Parser)]
@@ -22,8 +26,18 @@ struct Cli {
     command: Command,
 }
 
+// Parsed once per process: the size difference between variants does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand)]
 enum Command {
+    /// Drive a SEND endpoint (the mock or a real one) at an open-loop rate and report
+    /// latency percentiles; `sendmock load merge DIR...` merges workers' results.
+    Load {
+        #[command(subcommand)]
+        action: Option<LoadAction>,
+        #[command(flatten)]
+        opts: LoadOpts,
+    },
     /// Serve the mock SEND B2B API.
     Serve {
         /// Address to listen on (port 0 picks a free port).
@@ -58,6 +72,322 @@ enum Command {
         #[arg(long)]
         gpd_closed: bool,
     },
+}
+
+#[derive(Subcommand)]
+enum LoadAction {
+    /// Merge the histogram logs of several workers' `--out` folders exactly, then
+    /// evaluate thresholds on the merged data.
+    Merge {
+        #[arg(required = true)]
+        dirs: Vec<PathBuf>,
+        #[arg(long)]
+        threshold: Vec<String>,
+        /// Write the merged summary, time series, log and plots here.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+}
+
+#[derive(clap::Args)]
+struct LoadOpts {
+    /// Base URL of the endpoint (http:// or https://).
+    #[arg(long)]
+    target: Option<String>,
+    #[arg(long, default_value = DEFAULT_API_KEY)]
+    api_key: String,
+    /// Sender tax id put in generated requests and payment notices.
+    #[arg(long, default_value = DEFAULT_SENDER_TAX_ID)]
+    sender_tax_id: String,
+    /// send | read | get
+    #[arg(long, default_value = "send")]
+    flow: String,
+    /// Path of the `get` flow.
+    #[arg(long, default_value = "/status")]
+    path: String,
+    /// Weighted mix of flows, e.g. send=1,read=4 (overrides --flow).
+    #[arg(long)]
+    mix: Option<String>,
+    /// Arrivals per second: flows per second, requests per second for `get`.
+    #[arg(long)]
+    rate: Option<f64>,
+    /// Named profile: smoke, load, stress, spike, soak, fixed-rate, spike-fixed-rate,
+    /// load-fixed-rate, stages-fixed-rate.
+    #[arg(long)]
+    profile: Option<String>,
+    /// Custom stages DURATION:RATE,... (ramps from 0), e.g. 30s:50,2m:50,30s:0.
+    #[arg(long)]
+    stages: Option<String>,
+    /// Arrivals per virtual user per second when turning k6 profiles into rates.
+    #[arg(long, default_value_t = 1.0)]
+    vu_rate: f64,
+    /// Poisson arrivals instead of evenly spaced ones.
+    #[arg(long)]
+    poisson: bool,
+    /// Closed loop with N virtual users instead of open-loop arrivals (comparison only).
+    #[arg(long)]
+    vus: Option<usize>,
+    /// Upper bound on the run's length (always applies).
+    #[arg(long, default_value = "60s")]
+    duration: String,
+    /// Upper bound on the number of flows (requests for `get`).
+    #[arg(long)]
+    max_requests: Option<u64>,
+    /// Connections of the raw `get` flow.
+    #[arg(long, default_value_t = 64)]
+    connections: usize,
+    #[arg(long, default_value = "10s")]
+    timeout: String,
+    /// Length of the time-series intervals.
+    #[arg(long, default_value = "1s")]
+    interval: String,
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// This worker's share: INDEX/COUNT (0-based), e.g. 0/4. Defaults to the
+    /// Kubernetes Indexed Job's JOB_COMPLETION_INDEX with --workers (or
+    /// SENDMOCK_LOAD_WORKERS) as the count.
+    #[arg(long)]
+    worker: Option<String>,
+    #[arg(long, env = "SENDMOCK_LOAD_WORKERS")]
+    workers: Option<u32>,
+    /// Wall-clock instant (RFC 3339) at which every worker starts.
+    #[arg(long)]
+    start_at: Option<DateTime<Utc>>,
+    /// Extra request header "Name: value" (repeatable).
+    #[arg(long)]
+    header: Vec<String>,
+    /// Most status polls per send flow.
+    #[arg(long, default_value_t = 30)]
+    max_polls: u32,
+    /// Write summary.json, timeseries.csv, latency.hlog and plots here (under
+    /// worker-INDEX/ when there are several workers).
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Threshold that sets the exit code, e.g. 'send:p99<1500ms' or 'errors<0.1%'.
+    #[arg(long)]
+    threshold: Vec<String>,
+    /// No live progress line.
+    #[arg(long, short)]
+    quiet: bool,
+}
+
+/// Exit codes of `sendmock load`.
+const EXIT_THRESHOLD_FAILED: u8 = 3;
+
+fn parse_worker(opts: &LoadOpts) -> Result<(u32, u32)> {
+    if let Some(w) = &opts.worker {
+        let (i, n) = w
+            .split_once('/')
+            .ok_or_else(|| anyhow::anyhow!("--worker {w:?}: expected INDEX/COUNT, e.g. 0/4"))?;
+        let (i, n): (u32, u32) = (i.parse()?, n.parse()?);
+        if n == 0 || i >= n {
+            bail!("--worker {w:?}: INDEX must be below COUNT");
+        }
+        return Ok((i, n));
+    }
+    if let Ok(idx) = std::env::var("JOB_COMPLETION_INDEX") {
+        let i: u32 = idx
+            .parse()
+            .map_err(|_| anyhow::anyhow!("JOB_COMPLETION_INDEX={idx:?} is not a number"))?;
+        let n = opts
+            .workers
+            .ok_or_else(|| anyhow::anyhow!("JOB_COMPLETION_INDEX is set: give the worker count with --workers or SENDMOCK_LOAD_WORKERS"))?;
+        if i >= n {
+            bail!("JOB_COMPLETION_INDEX={i} must be below the worker count {n}");
+        }
+        return Ok((i, n));
+    }
+    Ok((0, opts.workers.unwrap_or(1).max(1)))
+}
+
+fn parse_flow(name: &str, path: &str) -> Result<Flow> {
+    Ok(match name {
+        "send" => Flow::Send,
+        "read" => Flow::Read,
+        "get" => Flow::Get(path.to_string()),
+        other => bail!("flow {other:?}: expected send, read or get"),
+    })
+}
+
+fn load_config(opts: &LoadOpts) -> Result<LoadConfig> {
+    let target = opts
+        .target
+        .clone()
+        .ok_or_else(|| anyhow::anyhow!("--target URL is required (e.g. http://127.0.0.1:8080)"))?;
+    if !(target.starts_with("http://") || target.starts_with("https://")) {
+        bail!("--target {target:?}: expected an http:// or https:// URL");
+    }
+    let secs = |what: &str, v: &str| {
+        profile::parse_duration(v).map_err(|e| anyhow::anyhow!("--{what}: {e}"))
+    };
+    let duration = secs("duration", &opts.duration)?;
+    let mix = match &opts.mix {
+        Some(m) => m
+            .split(',')
+            .map(|part| {
+                let (f, w) = part.split_once('=').unwrap_or((part, "1"));
+                let w: f64 = w
+                    .parse()
+                    .map_err(|_| anyhow::anyhow!("--mix {part:?}: weight must be a number"))?;
+                Ok((parse_flow(f.trim(), &opts.path)?, w))
+            })
+            .collect::<Result<Vec<_>>>()?,
+        None => vec![(parse_flow(&opts.flow, &opts.path)?, 1.0)],
+    };
+    let profile = match (&opts.profile, &opts.stages, opts.rate) {
+        (Some(p), _, _) => Profile::named(p, opts.vu_rate).ok_or_else(|| {
+            anyhow::anyhow!(
+                "--profile {p:?}: expected one of {}",
+                Profile::NAMES.join(", ")
+            )
+        })?,
+        (None, Some(s), _) => {
+            Profile::parse_stages(s).map_err(|e| anyhow::anyhow!("--stages: {e}"))?
+        }
+        (None, None, Some(r)) if r > 0.0 && r.is_finite() => Profile::constant(r, duration),
+        (None, None, Some(r)) => bail!("--rate must be > 0, got {r}"),
+        (None, None, None) if opts.vus.is_some() => Profile::constant(1.0, duration),
+        (None, None, None) => bail!("give --rate, --profile, --stages or --vus"),
+    };
+    let headers = opts
+        .header
+        .iter()
+        .map(|h| {
+            h.split_once(':')
+                .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+                .ok_or_else(|| anyhow::anyhow!("--header {h:?}: expected \"Name: value\""))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok(LoadConfig {
+        target,
+        api_key: opts.api_key.clone(),
+        sender_tax_id: opts.sender_tax_id.clone(),
+        mix,
+        profile,
+        mode: match opts.vus {
+            Some(u) => Mode::ClosedLoop { users: u },
+            None => Mode::OpenLoop {
+                poisson: opts.poisson,
+            },
+        },
+        duration: std::time::Duration::from_secs_f64(duration),
+        max_requests: opts.max_requests,
+        connections: opts.connections,
+        timeout: std::time::Duration::from_secs_f64(secs("timeout", &opts.timeout)?),
+        interval_secs: secs("interval", &opts.interval)?,
+        seed: opts.seed,
+        worker: parse_worker(opts)?,
+        start_at: opts.start_at.map(std::time::SystemTime::from),
+        headers,
+        max_polls: opts.max_polls,
+        progress: !opts.quiet,
+    })
+}
+
+async fn load(opts: LoadOpts) -> Result<u8> {
+    let thresholds = opts
+        .threshold
+        .iter()
+        .map(|t| Threshold::parse(t).map_err(anyhow::Error::msg))
+        .collect::<Result<Vec<_>>>()?;
+    let cfg = load_config(&opts)?;
+    let stop = Arc::new(AtomicBool::new(false));
+    {
+        let stop = stop.clone();
+        tokio::spawn(async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                eprintln!("\nstopping: finishing requests in flight");
+                stop.store(true, Ordering::Relaxed);
+            }
+        });
+    }
+    let mode = match cfg.mode {
+        Mode::OpenLoop { poisson: true } => "open-loop (Poisson arrivals)".to_string(),
+        Mode::OpenLoop { poisson: false } => "open-loop".to_string(),
+        Mode::ClosedLoop { users } => {
+            format!("closed-loop, {users} users (coordinated omission NOT corrected)")
+        }
+    };
+    let flows: Vec<String> = cfg
+        .mix
+        .iter()
+        .map(|(f, w)| format!("{}={w}", f.name()))
+        .collect();
+    let profile_text = format!("{} · flows {}", cfg.profile, flows.join(","));
+    let (index, workers) = cfg.worker;
+    let target = cfg.target.clone();
+    let result = load::run(cfg, stop).await?;
+    let started = DateTime::<Utc>::from(result.started_at)
+        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let summary = load::output::summarize(
+        &result.measurements,
+        &target,
+        &mode,
+        &profile_text,
+        workers,
+        (workers > 1).then_some(index),
+        started,
+        result.seconds,
+        result.interrupted,
+        result.flows_started,
+        &thresholds,
+    );
+    print!("{}", load::output::text(&summary));
+    if let Some(out) = &opts.out {
+        let dir = if workers > 1 {
+            out.join(format!("worker-{index}"))
+        } else {
+            out.clone()
+        };
+        if workers > 1 && dir.exists() {
+            // A re-run worker replaces its share, never adds to it.
+            std::fs::remove_dir_all(&dir)
+                .with_context(|| format!("cannot replace {}", dir.display()))?;
+        }
+        load::output::write_all(&dir, &summary, &result.measurements)?;
+        println!("results in {}", dir.display());
+    }
+    Ok(if summary.thresholds.iter().all(|v| v.passed) {
+        0
+    } else {
+        EXIT_THRESHOLD_FAILED
+    })
+}
+
+fn merge(dirs: &[PathBuf], threshold: &[String], out: Option<&PathBuf>) -> Result<u8> {
+    let thresholds = threshold
+        .iter()
+        .map(|t| Threshold::parse(t).map_err(anyhow::Error::msg))
+        .collect::<Result<Vec<_>>>()?;
+    let (m, parts) = load::output::merge_dirs(dirs).map_err(anyhow::Error::msg)?;
+    let seconds = parts.iter().map(|s| s.seconds).fold(0.0, f64::max);
+    let first = &parts[0];
+    let summary = load::output::summarize(
+        &m,
+        &first.target,
+        &first.mode,
+        &first.profile,
+        parts.len() as u32,
+        None,
+        first.started_at.clone(),
+        seconds,
+        parts.iter().any(|s| s.interrupted),
+        parts.iter().map(|s| s.flows_started).sum(),
+        &thresholds,
+    );
+    print!(
+        "merged {} workers\n{}",
+        parts.len(),
+        load::output::text(&summary)
+    );
+    if let Some(dir) = out {
+        load::output::write_all(dir, &summary, &m)?;
+    }
+    Ok(if summary.thresholds.iter().all(|v| v.passed) {
+        0
+    } else {
+        EXIT_THRESHOLD_FAILED
+    })
 }
 
 fn parse_keys(specs: &[String]) -> Result<HashMap<String, String>> {
@@ -100,8 +430,18 @@ async fn shutdown_signal() {
     tracing::info!("shutting down");
 }
 
+fn main() -> std::process::ExitCode {
+    match real_main() {
+        Ok(code) => std::process::ExitCode::from(code),
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::from(2)
+        }
+    }
+}
+
 #[tokio::main]
-async fn main() -> Result<()> {
+async fn real_main() -> Result<u8> {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
@@ -110,6 +450,16 @@ async fn main() -> Result<()> {
         .init();
     let cli = Cli::parse();
     match cli.command {
+        Command::Load {
+            action:
+                Some(LoadAction::Merge {
+                    dirs,
+                    threshold,
+                    out,
+                }),
+            ..
+        } => return merge(&dirs, &threshold, out.as_ref()),
+        Command::Load { action: None, opts } => return load(opts).await,
         Command::Serve {
             listen,
             addr_file,
@@ -136,7 +486,6 @@ async fn main() -> Result<()> {
                 gpd_open: !gpd_closed,
                 seed,
             };
-            #[allow(clippy::disallowed_methods)]
             let now = Utc::now();
             let epoch = start
                 .unwrap_or(now)
@@ -161,5 +510,5 @@ async fn main() -> Result<()> {
             server::run(listener, app, shutdown_signal()).await?;
         }
     }
-    Ok(())
+    Ok(0)
 }

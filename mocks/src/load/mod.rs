@@ -1,0 +1,474 @@
+//! `sendmock load`: an open-loop load generator for SEND integrations.
+//!
+//! Each flow instance (or, for the raw `get` flow, each request) starts at its
+//! intended time whether or not earlier ones finished, and its latency is measured from
+//! that intended time, so a stalled server shows in the percentiles instead of
+//! silently slowing the generator down (no coordinated omission). The generator's own
+//! lateness is recorded too. A closed-loop mode with virtual users exists for
+//! comparison and is labelled as such.
+
+pub mod flows;
+pub mod measure;
+pub mod output;
+pub mod profile;
+pub mod raw;
+pub mod threshold;
+
+use std::sync::Arc;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
+use std::time::{Duration, Instant, SystemTime};
+
+use sim::rng::SplitMix64;
+
+use flows::{FlowContext, FlowRecorder};
+use measure::{LATENESS, Measurements};
+use profile::{Arrivals, Profile};
+
+/// What each flow instance does.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Flow {
+    /// preload → upload → send → poll → detail → legal facts → price
+    Send,
+    /// detail, legal facts and price of a notification this run created (else `/status`)
+    Read,
+    /// One GET of any path, like wrk.
+    Get(String),
+}
+
+impl Flow {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Flow::Send => "send",
+            Flow::Read => "read",
+            Flow::Get(_) => "get",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Mode {
+    OpenLoop {
+        poisson: bool,
+    },
+    /// N virtual users, each running flows back to back (coordinated omission is NOT
+    /// corrected: for comparison only).
+    ClosedLoop {
+        users: usize,
+    },
+}
+
+#[derive(Debug, Clone)]
+pub struct LoadConfig {
+    pub target: String,
+    pub api_key: String,
+    pub sender_tax_id: String,
+    /// Flows with their weights.
+    pub mix: Vec<(Flow, f64)>,
+    /// Arrivals per second over time (flows per second; requests for `get`).
+    pub profile: Profile,
+    pub mode: Mode,
+    pub duration: Duration,
+    pub max_requests: Option<u64>,
+    /// Connections for the raw `get` fast path.
+    pub connections: usize,
+    pub timeout: Duration,
+    pub interval_secs: f64,
+    pub seed: u64,
+    /// This worker's index and the number of workers.
+    pub worker: (u32, u32),
+    pub start_at: Option<SystemTime>,
+    pub headers: Vec<(String, String)>,
+    pub max_polls: u32,
+    pub progress: bool,
+}
+
+/// What a run did.
+pub struct RunResult {
+    pub measurements: Measurements,
+    pub seconds: f64,
+    pub interrupted: bool,
+    pub flows_started: u64,
+    pub started_at: SystemTime,
+}
+
+struct Shared {
+    m: Mutex<Measurements>,
+    requests: AtomicU64,
+    errors: AtomicU64,
+    remaining: AtomicI64,
+    stop: Arc<AtomicBool>,
+    iuns: Mutex<Vec<String>>,
+}
+
+impl Shared {
+    fn absorb(&self, rec: FlowRecorder) {
+        self.requests.fetch_add(rec.requests, Ordering::Relaxed);
+        self.errors.fetch_add(rec.errors, Ordering::Relaxed);
+        self.m.lock().expect("measurements").merge(&rec.m);
+    }
+
+    /// Takes one request from the `--max-requests` budget.
+    fn take(&self) -> bool {
+        self.remaining.fetch_sub(1, Ordering::Relaxed) > 0 && !self.stop.load(Ordering::Relaxed)
+    }
+}
+
+fn authority(target: &str) -> Option<String> {
+    let rest = target.strip_prefix("http://")?;
+    let host = rest.split('/').next()?;
+    Some(if host.contains(':') {
+        host.to_string()
+    } else {
+        format!("{host}:80")
+    })
+}
+
+/// Runs the load; `stop` ends it early (ctrl-c), with a report of what was done.
+pub async fn run(cfg: LoadConfig, stop: Arc<AtomicBool>) -> anyhow::Result<RunResult> {
+    if let Some(at) = cfg.start_at {
+        if let Ok(wait) = at.duration_since(SystemTime::now()) {
+            tokio::time::sleep(wait).await;
+        }
+    }
+    let (index, workers) = cfg.worker;
+    let share = 1.0 / workers.max(1) as f64;
+    let horizon = cfg.duration.as_secs_f64().min(cfg.profile.duration());
+    let profile = cfg.profile.truncated(horizon).scaled(share);
+    let shared = Arc::new(Shared {
+        m: Mutex::new(Measurements::new(cfg.interval_secs)),
+        requests: AtomicU64::new(0),
+        errors: AtomicU64::new(0),
+        remaining: AtomicI64::new(cfg.max_requests.map_or(i64::MAX, |n| n as i64)),
+        stop: stop.clone(),
+        iuns: Mutex::new(Vec::new()),
+    });
+    let started_at = SystemTime::now();
+    let start = Instant::now();
+    let deadline = start + Duration::from_secs_f64(horizon);
+    let progress = cfg.progress.then(|| {
+        let shared = shared.clone();
+        tokio::spawn(async move {
+            let mut last = 0;
+            loop {
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                let n = shared.requests.load(Ordering::Relaxed);
+                eprint!(
+                    "\r{:>6.0}s  requests {:>9}  errors {:>7}  {:>8} req/s   ",
+                    start.elapsed().as_secs_f64(),
+                    n,
+                    shared.errors.load(Ordering::Relaxed),
+                    n - last
+                );
+                last = n;
+            }
+        })
+    });
+
+    let raw_only = cfg.mix.iter().all(|(f, _)| matches!(f, Flow::Get(_)));
+    let flows_started = match (cfg.mode, raw_only.then(|| authority(&cfg.target)).flatten()) {
+        (Mode::OpenLoop { poisson }, Some(auth)) => {
+            raw_open_loop(&cfg, &profile, poisson, &auth, start, deadline, &shared).await
+        }
+        (Mode::OpenLoop { poisson }, None) => {
+            flows_open_loop(&cfg, &profile, poisson, start, deadline, &shared).await?
+        }
+        (Mode::ClosedLoop { users }, _) => {
+            closed_loop(&cfg, users, start, deadline, &shared).await?
+        }
+    };
+    if let Some(p) = progress {
+        p.abort();
+        eprintln!();
+    }
+    let _ = index;
+    let seconds = start.elapsed().as_secs_f64().min(horizon.max(1e-9));
+    let m = std::mem::take(&mut *shared.m.lock().expect("measurements"));
+    Ok(RunResult {
+        measurements: m,
+        seconds,
+        interrupted: stop.load(Ordering::Relaxed),
+        flows_started,
+        started_at,
+    })
+}
+
+fn client(cfg: &LoadConfig) -> anyhow::Result<reqwest::Client> {
+    // No compression is asked for (the client has none built in): compressed responses
+    // change servers' throughput and would skew comparisons.
+    Ok(reqwest::Client::builder()
+        .timeout(cfg.timeout)
+        .pool_max_idle_per_host(1024)
+        .tcp_nodelay(true)
+        .build()?)
+}
+
+/// The raw `get` flow: `connections` keep-alive connections, each with its share of
+/// the schedule.
+async fn raw_open_loop(
+    cfg: &LoadConfig,
+    profile: &Profile,
+    poisson: bool,
+    authority: &str,
+    start: Instant,
+    deadline: Instant,
+    shared: &Arc<Shared>,
+) -> u64 {
+    let conns = cfg.connections.max(1);
+    let path = match &cfg.mix[0].0 {
+        Flow::Get(p) => p.clone(),
+        _ => "/".into(),
+    };
+    let mut headers = cfg.headers.clone();
+    headers.push(("x-api-key".into(), cfg.api_key.clone()));
+    let mut tasks = Vec::new();
+    for j in 0..conns {
+        let schedule = Arrivals::new(
+            profile.scaled(1.0 / conns as f64),
+            poisson,
+            cfg.seed ^ ((cfg.worker.0 as u64) << 32) ^ j as u64,
+            j as f64 / conns as f64,
+        );
+        let shared = shared.clone();
+        let authority = authority.to_string();
+        let path = path.clone();
+        let headers = headers.clone();
+        let timeout = cfg.timeout;
+        let interval = cfg.interval_secs;
+        tasks.push(tokio::spawn(async move {
+            let mut conn = raw::RawConn::new(&authority);
+            let mut m = Measurements::new(interval);
+            let (mut n, mut errors) = (0u64, 0u64);
+            let mut prev_done = start;
+            for t in schedule {
+                let intended = start + Duration::from_secs_f64(t);
+                // Nothing starts after the deadline, even if it was due before (a stalled
+                // server must not keep the run going past --duration + --timeout).
+                if intended >= deadline || Instant::now() >= deadline || !shared.take() {
+                    break;
+                }
+                let now = Instant::now();
+                if intended > now {
+                    tokio::time::sleep_until(intended.into()).await;
+                }
+                let interval_idx = (t / interval) as u64;
+                let sent = Instant::now();
+                m.record(
+                    LATENESS,
+                    "2xx",
+                    interval_idx,
+                    sent.saturating_duration_since(intended).as_micros() as u64,
+                );
+                // If the previous request ended before this one was due, any delay since
+                // is the timer's, not the server's: time from the send. Otherwise the
+                // server held us up, and the wait counts (no coordinated omission).
+                let from = if prev_done <= intended {
+                    sent
+                } else {
+                    intended
+                };
+                let outcome = conn.get(&path, &headers, timeout).await;
+                prev_done = Instant::now();
+                m.record(
+                    "get",
+                    outcome.class(),
+                    interval_idx,
+                    prev_done.duration_since(from).as_micros() as u64,
+                );
+                n += 1;
+                if measure::is_error_class(outcome.class()) {
+                    errors += 1;
+                }
+                if n % 1024 == 0 {
+                    shared.requests.fetch_add(1024, Ordering::Relaxed);
+                }
+            }
+            shared.requests.fetch_add(n % 1024, Ordering::Relaxed);
+            shared.errors.fetch_add(errors, Ordering::Relaxed);
+            shared.m.lock().expect("measurements").merge(&m);
+            n
+        }));
+    }
+    let mut total = 0;
+    for t in tasks {
+        total += t.await.unwrap_or(0);
+    }
+    total
+}
+
+fn pick(mix: &[(Flow, f64)], rng: &mut SplitMix64) -> Flow {
+    let total: f64 = mix.iter().map(|(_, w)| w).sum();
+    let mut u = (rng.advance() >> 11) as f64 / (1u64 << 53) as f64 * total;
+    for (f, w) in mix {
+        if u < *w {
+            return f.clone();
+        }
+        u -= w;
+    }
+    mix.last().expect("a flow").0.clone()
+}
+
+/// What every flow task of a run shares.
+#[derive(Clone)]
+struct Runner {
+    cfg: Arc<LoadConfig>,
+    client: reqwest::Client,
+    shared: Arc<Shared>,
+    start: Instant,
+    deadline: Instant,
+}
+
+async fn run_flow(runner: Runner, flow: Flow, intended: Option<Instant>, index: u64) {
+    let Runner {
+        cfg,
+        client,
+        shared,
+        start,
+        deadline,
+    } = runner;
+    if !shared.take() {
+        return;
+    }
+    let ctx = FlowContext {
+        client: &client,
+        base: cfg.target.trim_end_matches('/'),
+        api_key: &cfg.api_key,
+        sender_tax_id: &cfg.sender_tax_id,
+        headers: &cfg.headers,
+        deadline: deadline + cfg.timeout,
+        max_polls: cfg.max_polls,
+        run_start: start,
+        interval_secs: cfg.interval_secs,
+    };
+    let mut rec = FlowRecorder::new(cfg.interval_secs, intended);
+    let mut rng = SplitMix64(
+        cfg.seed ^ ((cfg.worker.0 as u64) << 40) ^ index.wrapping_mul(0x9E37_79B9_7F4A_7C15),
+    );
+    match flow {
+        Flow::Send => {
+            let protocol = format!("LOAD-{}-{}-{}", cfg.seed, cfg.worker.0, index);
+            let notice = (cfg.seed % 1000) * 1_000_000_000_000
+                + (cfg.worker.0 as u64) * 10_000_000_000
+                + index;
+            if let Some(iun) = flows::send_flow(&ctx, &mut rec, &mut rng, &protocol, notice).await {
+                shared.iuns.lock().expect("iuns").push(iun);
+            }
+        }
+        Flow::Read => {
+            let iun = {
+                let iuns = shared.iuns.lock().expect("iuns");
+                (!iuns.is_empty())
+                    .then(|| iuns[(rng.advance() % iuns.len() as u64) as usize].clone())
+            };
+            match iun {
+                Some(iun) => flows::read_flow(&ctx, &mut rec, &iun, &serde_json::Value::Null).await,
+                None => flows::get_flow(&ctx, &mut rec, "/status").await,
+            }
+        }
+        Flow::Get(path) => flows::get_flow(&ctx, &mut rec, &path).await,
+    }
+    shared.absorb(rec);
+}
+
+/// Flows started at their intended times by one scheduler.
+async fn flows_open_loop(
+    cfg: &LoadConfig,
+    profile: &Profile,
+    poisson: bool,
+    start: Instant,
+    deadline: Instant,
+    shared: &Arc<Shared>,
+) -> anyhow::Result<u64> {
+    let runner = Runner {
+        cfg: Arc::new(cfg.clone()),
+        client: client(cfg)?,
+        shared: shared.clone(),
+        start,
+        deadline,
+    };
+    let mut rng = SplitMix64(cfg.seed ^ 0xF10F);
+    let mut tasks = tokio::task::JoinSet::new();
+    let mut lateness = Measurements::new(cfg.interval_secs);
+    let mut started = 0u64;
+    for t in Arrivals::new(
+        profile.clone(),
+        poisson,
+        cfg.seed ^ ((cfg.worker.0 as u64) << 32),
+        0.0,
+    ) {
+        let intended = start + Duration::from_secs_f64(t);
+        if intended >= deadline
+            || shared.stop.load(Ordering::Relaxed)
+            || shared.remaining.load(Ordering::Relaxed) <= 0
+        {
+            break;
+        }
+        if intended > Instant::now() {
+            tokio::time::sleep_until(intended.into()).await;
+        }
+        let late = Instant::now().saturating_duration_since(intended);
+        lateness.record(
+            LATENESS,
+            "2xx",
+            (t / cfg.interval_secs) as u64,
+            late.as_micros() as u64,
+        );
+        // Timer granularity (about a millisecond) is not the server's doing; a larger
+        // delay means the generator fell behind, and then it counts.
+        let from = if late > Duration::from_millis(2) {
+            intended
+        } else {
+            Instant::now()
+        };
+        let flow = pick(&cfg.mix, &mut rng);
+        tasks.spawn(run_flow(runner.clone(), flow, Some(from), started));
+        started += 1;
+        while tasks.try_join_next().is_some() {}
+    }
+    shared.m.lock().expect("measurements").merge(&lateness);
+    // In-flight flows get the request timeout to finish after the deadline.
+    let grace = tokio::time::sleep_until((deadline.max(Instant::now()) + cfg.timeout).into());
+    tokio::pin!(grace);
+    loop {
+        tokio::select! {
+            next = tasks.join_next() => if next.is_none() { break },
+            _ = &mut grace => { tasks.abort_all(); break; }
+        }
+    }
+    Ok(started)
+}
+
+/// N users running flows back to back.
+async fn closed_loop(
+    cfg: &LoadConfig,
+    users: usize,
+    start: Instant,
+    deadline: Instant,
+    shared: &Arc<Shared>,
+) -> anyhow::Result<u64> {
+    let runner = Runner {
+        cfg: Arc::new(cfg.clone()),
+        client: client(cfg)?,
+        shared: shared.clone(),
+        start,
+        deadline,
+    };
+    let counter = Arc::new(AtomicU64::new(0));
+    let mut tasks = tokio::task::JoinSet::new();
+    for u in 0..users.max(1) {
+        let (runner, counter) = (runner.clone(), counter.clone());
+        tasks.spawn(async move {
+            let mut rng = SplitMix64(runner.cfg.seed ^ 0xC105 ^ u as u64);
+            while Instant::now() < deadline
+                && !runner.shared.stop.load(Ordering::Relaxed)
+                && runner.shared.remaining.load(Ordering::Relaxed) > 0
+            {
+                let flow = pick(&runner.cfg.mix, &mut rng);
+                let i = counter.fetch_add(1, Ordering::Relaxed);
+                run_flow(runner.clone(), flow, None, i).await;
+            }
+        });
+    }
+    while tasks.join_next().await.is_some() {}
+    Ok(counter.load(Ordering::Relaxed))
+}
