@@ -317,7 +317,7 @@ impl Iterator for Arrivals {
             let (r0, r1, d) = (self.stage_from, s.target, s.duration);
             let stage_l = (r0 + r1) / 2.0 * d;
             let dl = self.target_l - self.stage_start_l;
-            if dl <= stage_l && stage_l > 0.0 {
+            if dl < stage_l {
                 // Solve r0 τ + (r1 − r0) τ² / (2d) = dl for τ in [0, d].
                 let a = (r1 - r0) / (2.0 * d);
                 let tau = if a.abs() < 1e-12 {
