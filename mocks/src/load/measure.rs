@@ -101,6 +101,73 @@ impl Percentiles {
     }
 }
 
+/// A per-task recorder for hot loops: histograms of the current interval kept by
+/// index, moved into `Measurements` only when the interval changes, so recording a
+/// sample costs no allocation or map lookup.
+pub struct IntervalRecorder {
+    keys: Vec<(&'static str, &'static str)>,
+    interval: Option<u64>,
+    current: Vec<Option<Histogram<u64>>>,
+    pub out: Measurements,
+}
+
+impl IntervalRecorder {
+    pub fn new(interval_secs: f64) -> IntervalRecorder {
+        IntervalRecorder {
+            keys: Vec::new(),
+            interval: None,
+            current: Vec::new(),
+            out: Measurements::new(interval_secs),
+        }
+    }
+
+    fn flush(&mut self) {
+        if let Some(i) = self.interval {
+            for (k, h) in self.keys.iter().zip(self.current.iter_mut()) {
+                if let Some(h) = h.take() {
+                    let slot = self
+                        .out
+                        .series
+                        .entry((k.0.to_string(), k.1.to_string()))
+                        .or_default();
+                    slot.entry(i)
+                        .or_insert_with(histogram)
+                        .add(&h)
+                        .expect("same bounds");
+                }
+            }
+        }
+    }
+
+    #[inline]
+    pub fn record(&mut self, op: &'static str, class: &'static str, interval: u64, micros: u64) {
+        if self.interval != Some(interval) {
+            self.flush();
+            self.interval = Some(interval);
+        }
+        let k = match self
+            .keys
+            .iter()
+            .position(|k| std::ptr::eq(k.0, op) && std::ptr::eq(k.1, class))
+        {
+            Some(k) => k,
+            None => {
+                self.keys.push((op, class));
+                self.current.push(None);
+                self.keys.len() - 1
+            }
+        };
+        self.current[k]
+            .get_or_insert_with(histogram)
+            .saturating_record(micros.max(1));
+    }
+
+    pub fn finish(mut self) -> Measurements {
+        self.flush();
+        self.out
+    }
+}
+
 impl Measurements {
     pub fn new(interval_secs: f64) -> Measurements {
         Measurements {

@@ -193,6 +193,19 @@ pub async fn run(cfg: LoadConfig, stop: Arc<AtomicBool>) -> anyhow::Result<RunRe
     })
 }
 
+/// Sleeps until `at` with sub-millisecond precision: the timer wheel ticks in
+/// milliseconds, so the last millisecond is spent yielding to other tasks. A late start
+/// caused by the timer would otherwise be charged to the server.
+async fn precise_sleep_until(at: Instant) {
+    let coarse = at.checked_sub(Duration::from_millis(1)).unwrap_or(at);
+    if coarse > Instant::now() {
+        tokio::time::sleep_until(coarse.into()).await;
+    }
+    while Instant::now() < at {
+        tokio::task::yield_now().await;
+    }
+}
+
 fn client(cfg: &LoadConfig) -> anyhow::Result<reqwest::Client> {
     // No compression is asked for (the client has none built in): compressed responses
     // change servers' throughput and would skew comparisons.
@@ -237,7 +250,7 @@ async fn raw_open_loop(
         let interval = cfg.interval_secs;
         tasks.push(tokio::spawn(async move {
             let mut conn = raw::RawConn::new(&authority);
-            let mut m = Measurements::new(interval);
+            let mut m = measure::IntervalRecorder::new(interval);
             let (mut n, mut errors) = (0u64, 0u64);
             let mut prev_done = start;
             for t in schedule {
@@ -247,10 +260,7 @@ async fn raw_open_loop(
                 if intended >= deadline || Instant::now() >= deadline || !shared.take() {
                     break;
                 }
-                let now = Instant::now();
-                if intended > now {
-                    tokio::time::sleep_until(intended.into()).await;
-                }
+                precise_sleep_until(intended).await;
                 let interval_idx = (t / interval) as u64;
                 let sent = Instant::now();
                 m.record(
@@ -285,7 +295,7 @@ async fn raw_open_loop(
             }
             shared.requests.fetch_add(n % 1024, Ordering::Relaxed);
             shared.errors.fetch_add(errors, Ordering::Relaxed);
-            shared.m.lock().expect("measurements").merge(&m);
+            shared.m.lock().expect("measurements").merge(&m.finish());
             n
         }));
     }
@@ -403,9 +413,7 @@ async fn flows_open_loop(
         {
             break;
         }
-        if intended > Instant::now() {
-            tokio::time::sleep_until(intended.into()).await;
-        }
+        precise_sleep_until(intended).await;
         let late = Instant::now().saturating_duration_since(intended);
         lateness.record(
             LATENESS,
