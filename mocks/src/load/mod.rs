@@ -249,7 +249,7 @@ async fn raw_open_loop(
         let timeout = cfg.timeout;
         let interval = cfg.interval_secs;
         tasks.push(tokio::spawn(async move {
-            let mut conn = raw::RawConn::new(&authority);
+            let mut conn = raw::RawConn::new(&authority, &path, &headers);
             let mut m = measure::IntervalRecorder::new(interval);
             let (mut n, mut errors) = (0u64, 0u64);
             let mut prev_done = start;
@@ -277,7 +277,7 @@ async fn raw_open_loop(
                 } else {
                     intended
                 };
-                let outcome = conn.get(&path, &headers, timeout).await;
+                let outcome = conn.get(timeout).await;
                 prev_done = Instant::now();
                 m.record(
                     "get",

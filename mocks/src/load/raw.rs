@@ -16,51 +16,73 @@ use super::measure::Outcome;
 pub struct RawConn {
     authority: String,
     sender: Option<SendRequest<Empty<Bytes>>>,
+    /// Headers built once and cloned per request.
+    headers: hyper::HeaderMap,
+    uri: hyper::Uri,
+    /// One timer per connection, reset for each request (cheaper than a new one).
+    timer: std::pin::Pin<Box<tokio::time::Sleep>>,
+}
+
+async fn connect<'a>(
+    authority: &str,
+    slot: &'a mut Option<SendRequest<Empty<Bytes>>>,
+) -> Result<&'a mut SendRequest<Empty<Bytes>>, Outcome> {
+    if slot.as_ref().is_none_or(|s| s.is_closed()) {
+        let stream = TcpStream::connect(authority)
+            .await
+            .map_err(|_| Outcome::Connect)?;
+        let _ = stream.set_nodelay(true);
+        let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+            .await
+            .map_err(|_| Outcome::Connect)?;
+        tokio::spawn(async move {
+            let _ = conn.await;
+        });
+        *slot = Some(sender);
+    }
+    Ok(slot.as_mut().expect("connected"))
 }
 
 impl RawConn {
-    pub fn new(authority: &str) -> RawConn {
+    pub fn new(authority: &str, path: &str, headers: &[(String, String)]) -> RawConn {
+        let mut map = hyper::HeaderMap::new();
+        if let Ok(v) = authority.parse() {
+            map.insert(hyper::header::HOST, v);
+        }
+        for (k, v) in headers {
+            if let (Ok(k), Ok(v)) = (
+                hyper::header::HeaderName::from_bytes(k.as_bytes()),
+                v.parse(),
+            ) {
+                map.append(k, v);
+            }
+        }
         RawConn {
             authority: authority.to_string(),
             sender: None,
+            headers: map,
+            uri: path
+                .parse()
+                .unwrap_or_else(|_| hyper::Uri::from_static("/")),
+            timer: Box::pin(tokio::time::sleep(Duration::from_secs(0))),
         }
-    }
-
-    async fn connect(&mut self) -> Result<&mut SendRequest<Empty<Bytes>>, Outcome> {
-        if self.sender.as_ref().is_none_or(|s| s.is_closed()) {
-            let stream = TcpStream::connect(&self.authority)
-                .await
-                .map_err(|_| Outcome::Connect)?;
-            let _ = stream.set_nodelay(true);
-            let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-                .await
-                .map_err(|_| Outcome::Connect)?;
-            tokio::spawn(async move {
-                let _ = conn.await;
-            });
-            self.sender = Some(sender);
-        }
-        Ok(self.sender.as_mut().expect("connected"))
     }
 
     /// One GET; the body is read to the end. Errors drop the connection.
-    pub async fn get(
-        &mut self,
-        path: &str,
-        headers: &[(String, String)],
-        timeout: Duration,
-    ) -> Outcome {
-        let authority = self.authority.clone();
-        let result = tokio::time::timeout(timeout, async {
-            let sender = self.connect().await?;
+    pub async fn get(&mut self, timeout: Duration) -> Outcome {
+        let mut req = Request::new(Empty::<Bytes>::new());
+        *req.uri_mut() = self.uri.clone();
+        *req.headers_mut() = self.headers.clone();
+        let RawConn {
+            authority,
+            sender,
+            timer,
+            ..
+        } = self;
+        timer.as_mut().reset(tokio::time::Instant::now() + timeout);
+        let exchange = async {
+            let sender = connect(authority, sender).await?;
             sender.ready().await.map_err(|_| Outcome::Connect)?;
-            let mut req = Request::get(path).header("host", authority);
-            for (k, v) in headers {
-                req = req.header(k.as_str(), v.as_str());
-            }
-            let req = req
-                .body(Empty::<Bytes>::new())
-                .map_err(|_| Outcome::OtherError)?;
             let resp = sender
                 .send_request(req)
                 .await
@@ -71,16 +93,19 @@ impl RawConn {
                 .await
                 .map_err(|_| Outcome::OtherError)?;
             Ok::<Outcome, Outcome>(Outcome::Status(status))
-        })
-        .await;
+        };
+        let result = tokio::select! {
+            r = exchange => Some(r),
+            _ = timer.as_mut() => None,
+        };
         match result {
-            Ok(Ok(o)) => o,
-            Ok(Err(e)) => {
-                self.sender = None;
+            Some(Ok(o)) => o,
+            Some(Err(e)) => {
+                *sender = None;
                 e
             }
-            Err(_) => {
-                self.sender = None;
+            None => {
+                *sender = None;
                 Outcome::Timeout
             }
         }
