@@ -438,7 +438,22 @@ impl PaperPriceList {
         address: PaperAddress,
         sheets: u32,
     ) -> Result<i64, PriceError> {
-        let tender = self.tender_at(at);
+        let i = self
+            .tenders
+            .partition_point(|t| t.activation <= at)
+            .saturating_sub(1);
+        self.letter_cents_in(i, product, address, sheets)
+    }
+
+    /// Cost of one letter in cents under tender `index` (in activation order).
+    pub fn letter_cents_in(
+        &self,
+        index: usize,
+        product: Product,
+        address: PaperAddress,
+        sheets: u32,
+    ) -> Result<i64, PriceError> {
+        let tender = &self.tenders[index];
         let row = tender.row_for(&self.geo, product, address)?;
         if (1..=TABULATED_SHEETS).contains(&sheets) {
             let c = tender.cents[row][sheets as usize - 1];

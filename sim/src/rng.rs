@@ -3,9 +3,7 @@
 //! results do not depend on evaluation order or thread count, and two scenarios run
 //! with the same seed share their random numbers (common random numbers).
 
-use rand::SeedableRng;
 use rand_core::Infallible;
-use rand_xoshiro::Xoshiro256PlusPlus;
 
 /// What a stream is used for; the discriminant is part of the stream's key, so it must
 /// never be renumbered.
@@ -59,8 +57,10 @@ impl rand_core::TryRng for SplitMix64 {
     }
 }
 
-/// The generator of every stream.
-pub type Stream = Xoshiro256PlusPlus;
+/// The generator of every stream. Streams are short (a few dozen draws per recipient
+/// and purpose), so SplitMix64, whose every output is a full avalanche of a counter, is
+/// both sound and cheap to seed; a notification's streams come from one key hash.
+pub type Stream = SplitMix64;
 
 /// Key of one notification's streams.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -70,26 +70,40 @@ pub struct StreamKey {
     pub notification: u64,
 }
 
+/// One round of mixing a word into a hash.
+#[inline]
+fn mix(h: u64, word: u64) -> u64 {
+    SplitMix64(h ^ word.wrapping_mul(0xD6E8_FEB8_6659_FD93)).advance()
+}
+
 impl StreamKey {
+    /// The hash all of this notification's streams derive from.
+    #[inline]
+    pub fn base(&self) -> u64 {
+        let h = SplitMix64(self.seed).advance();
+        mix(mix(h, self.replication as u64), self.notification)
+    }
+
     /// The stream of one purpose of one recipient (`recipient` is the recipient index;
     /// notification-level purposes use 0).
+    #[inline]
     pub fn stream(&self, recipient: u32, purpose: Purpose) -> Stream {
-        let mut mix = SplitMix64(self.seed);
-        let mut h = mix.advance();
-        for word in [
-            self.replication as u64,
-            self.notification,
-            recipient as u64,
-            purpose as u64,
-        ] {
-            h = SplitMix64(h ^ word.wrapping_mul(0xD6E8_FEB8_6659_FD93)).advance();
-        }
-        let mut expand = SplitMix64(h);
-        let mut seed = [0u8; 32];
-        for chunk in seed.chunks_mut(8) {
-            chunk.copy_from_slice(&expand.advance().to_le_bytes());
-        }
-        Xoshiro256PlusPlus::from_seed(seed)
+        Self::stream_from(self.base(), recipient, purpose)
+    }
+
+    /// As `stream`, from a precomputed `base()`.
+    #[inline]
+    pub fn stream_from(base: u64, recipient: u32, purpose: Purpose) -> Stream {
+        SplitMix64(mix(base, ((recipient as u64) << 8) | purpose as u64))
+    }
+
+    /// A stream of a purpose that is not tied to a recipient or notification (e.g. a
+    /// carrier's capacity), keyed by `label`.
+    pub fn stream_for(seed: u64, replication: u32, label: u64) -> Stream {
+        SplitMix64(mix(
+            mix(SplitMix64(seed).advance(), replication as u64),
+            label ^ 0xABCD_EF01,
+        ))
     }
 }
 

@@ -221,13 +221,8 @@ impl Tally {
         } else {
             let fixed = prices.send_fee_cents + prices.body_handling_cents;
             s.body_cost_cents += fixed;
-            let letters: Vec<_> = send
-                .letters()
-                .iter()
-                .filter(|l| l.at < h)
-                .copied()
-                .collect();
-            if letters.is_empty() {
+            let letters = || send.letters().iter().filter(|l| l.at < h);
+            if letters().next().is_none() {
                 s.digital += 1;
             } else {
                 s.paper += 1;
@@ -237,14 +232,9 @@ impl Tally {
                     s.courtesy[k] += 1;
                 }
             }
-            let pec: Vec<Tick> = send
-                .pec_sends()
-                .iter()
-                .copied()
-                .filter(|t| *t < h)
-                .collect();
-            s.pec_sends += pec.len() as u64;
-            for l in &letters {
+            let pec = || send.pec_sends().iter().copied().filter(|t| *t < h);
+            s.pec_sends += pec().count() as u64;
+            for l in letters() {
                 let billed = with_vat(l.cents, prices.paper_vat_percent);
                 s.letters[product_slot(l.product)] += 1;
                 s.letter_cents += l.cents;
@@ -256,14 +246,14 @@ impl Tally {
             if let Some(d) = self.day(send.decided_at, h) {
                 d.body_cost_cents += fixed;
             }
-            for l in &letters {
+            for l in letters() {
                 let billed = with_vat(l.cents, prices.paper_vat_percent);
                 if let Some(d) = self.day(l.at, h) {
                     d.letters[product_slot(l.product)] += 1;
                     d.body_cost_cents += billed;
                 }
             }
-            for t in pec {
+            for t in pec() {
                 if let Some(d) = self.day(t, h) {
                     d.pec_sends += 1;
                 }
@@ -307,23 +297,18 @@ impl Tally {
             b.with_notice += 1;
         }
         b.final_states[base.final_state(h) as usize] += 1;
-        let letters: Vec<_> = base
-            .letters()
-            .iter()
-            .filter(|l| l.at < h)
-            .copied()
-            .collect();
-        if letters.is_empty() {
+        let letters = || base.letters().iter().filter(|l| l.at < h);
+        if letters().next().is_none() {
             b.digital += 1;
         } else {
             b.paper += 1;
         }
-        for l in &letters {
+        for l in letters() {
             b.letters[product_slot(l.product)] += 1;
             b.letter_cents += l.cents;
             b.body_cost_cents += l.cents;
         }
-        for l in &letters {
+        for l in letters() {
             if let Some(d) = self.day(l.at, h) {
                 d.baseline_letters += 1;
                 d.baseline_body_cost_cents += l.cents;

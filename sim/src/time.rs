@@ -11,15 +11,27 @@ pub const MINUTE: Tick = 60;
 pub const HOUR: Tick = 3600;
 pub const DAY: Tick = 86_400;
 
-/// Converts a duration in a scenario unit to ticks, rounding to the nearest second.
+/// Converts a duration in a scenario unit to ticks, rounding to the nearest second
+/// (half away from zero; written out because `f64::round` is a libm call on a hot path).
+#[inline]
+fn to_ticks(x: f64) -> Tick {
+    if x >= 0.0 {
+        (x + 0.5) as Tick
+    } else {
+        (x - 0.5) as Tick
+    }
+}
+#[inline]
 pub fn hours(h: f64) -> Tick {
-    (h * HOUR as f64).round() as Tick
+    to_ticks(h * HOUR as f64)
 }
+#[inline]
 pub fn days(d: f64) -> Tick {
-    (d * DAY as f64).round() as Tick
+    to_ticks(d * DAY as f64)
 }
+#[inline]
 pub fn minutes(m: f64) -> Tick {
-    (m * MINUTE as f64).round() as Tick
+    to_ticks(m * MINUTE as f64)
 }
 
 /// Maps ticks to instants and to Rome local time. The UTC offset is tabulated per hour

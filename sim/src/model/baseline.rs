@@ -36,7 +36,7 @@ impl Model {
         let mut own = key.stream(rec, Purpose::Baseline);
         let dispatch = days(self.baseline_dispatch.sample(&mut own));
         let u_second = unit(&mut own);
-        let second_delay = days(self.baseline_second.sample(&mut own));
+        let u_second_delay = unit(&mut own);
         let mut out = BaselineOutcome {
             letters: [Letter {
                 at: 0,
@@ -93,6 +93,7 @@ impl Model {
             let u_correct = unit(&mut second);
             let _prep = unit(&mut second);
             let correct = u_correct < self.scenario.paper.second_attempt_correct_share;
+            let second_delay = days(self.baseline_second.at(u_second_delay));
             result = post(&mut out, &mut second, result.at + second_delay, correct);
         }
         match result.fate {

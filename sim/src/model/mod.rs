@@ -129,6 +129,8 @@ pub struct Model {
     pub(crate) acts: Vec<ActModel>,
     pub(crate) per_notification: Sampler,
     pub(crate) refusal_codes: Vec<(f64, &'static str)>,
+    /// Tick from which each tender is in force (activation order).
+    pub(crate) tender_from: Vec<Tick>,
     pub(crate) validation_delay: Sampler,
     pub(crate) cancellation_delay: Sampler,
     pub(crate) courtesy_delays: [Sampler; 3],
@@ -240,9 +242,16 @@ impl Model {
         };
         let v = &s.views;
         let y = &s.payments;
+        let prices = PaperPriceList::embedded();
+        let tender_from = prices
+            .tenders
+            .iter()
+            .map(|t| (t.activation - calendar.start_utc()).num_seconds())
+            .collect();
         Ok(Model {
             calendar,
-            prices: PaperPriceList::embedded(),
+            prices,
+            tender_from,
             horizon,
             acts,
             per_notification: s.recipients.per_notification.sampler(),
@@ -396,8 +405,9 @@ impl Model {
     pub fn cancellation(&self, key: &StreamKey, accepted_at: Tick) -> Option<Tick> {
         let mut rng = key.stream(0, Purpose::Cancellation);
         let u = unit(&mut rng);
-        let delay = days(self.cancellation_delay.sample(&mut rng));
-        (u < self.scenario.cancellation.share).then_some(accepted_at + delay.max(1))
+        let u_delay = unit(&mut rng);
+        (u < self.scenario.cancellation.share)
+            .then(|| accepted_at + days(self.cancellation_delay.at(u_delay)).max(1))
     }
 
     /// The postal product of a recipient's registered letters.
@@ -417,8 +427,13 @@ impl Model {
         address: PaperAddress,
         sheets: u32,
     ) -> i64 {
+        // The tender in force at `at`, found by tick rather than by date-time.
+        let tender = self
+            .tender_from
+            .partition_point(|t| *t <= at)
+            .saturating_sub(1);
         self.prices
-            .letter_cents(self.calendar.to_utc(at), product, address, sheets)
+            .letter_cents_in(tender, product, address, sheets)
             .unwrap_or_else(|e| panic!("paper price table is incomplete: {e}"))
     }
 

@@ -651,9 +651,9 @@ impl Model {
 
         let mut courtesy = key.stream(rec, Purpose::Courtesy);
         let delays = [
-            minutes(self.courtesy_delays[0].sample(&mut courtesy)),
-            minutes(self.courtesy_delays[1].sample(&mut courtesy)),
-            minutes(self.courtesy_delays[2].sample(&mut courtesy)),
+            unit(&mut courtesy),
+            unit(&mut courtesy),
+            unit(&mut courtesy),
         ];
         let mut views = key.stream(rec, Purpose::View);
         let mut view_draws = [(0.0, 0.0); 5];
@@ -709,7 +709,8 @@ impl Model {
         ];
         for (k, (has, channel, view, how)) in channels.into_iter().enumerate() {
             if has {
-                let at = accepted_at + 2 * MINUTE + delays[k];
+                // Drawn for every channel, computed only for those the recipient has.
+                let at = accepted_at + 2 * MINUTE + minutes(self.courtesy_delays[k].at(delays[k]));
                 walk.out.courtesy[k] = Some(at);
                 walk.emit(
                     at,
