@@ -59,5 +59,24 @@ fn chunk(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, per_notification, chunk);
+fn whole_run(c: &mut Criterion) {
+    let m = model();
+    let mut g = c.benchmark_group("run");
+    g.throughput(Throughput::Elements(100_000));
+    g.sample_size(10);
+    g.bench_function("default_100k_notifications_2_threads", |b| {
+        b.iter(|| {
+            let opts = sim::run::RunOptions {
+                seed: 1,
+                replications: 1,
+                notifications: 100_000,
+                threads: 2,
+            };
+            black_box(sim::run::simulate(&m, &opts, &|_| {}))
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, per_notification, chunk, whole_run);
 criterion_main!(benches);
