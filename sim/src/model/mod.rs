@@ -303,11 +303,15 @@ impl Model {
             .iter()
             .find(|a| u_act < a.cum_share)
             .unwrap_or_else(|| self.acts.last().expect("at least one act"));
-        let amount = act.amount.sample(&mut rng).round().max(0.0) as i64;
+        let u_amount = unit(&mut rng);
         let sheets = act.sheets.sample(&mut rng).round().max(1.0) as u32;
         let count = self.per_notification.sample(&mut rng).round().max(1.0) as u32;
         let mut terms = act.terms.clone();
-        terms.amount_cents = if terms.has_payment_notice { amount } else { 0 };
+        terms.amount_cents = if terms.has_payment_notice {
+            act.amount.at(u_amount).round().max(0.0) as i64
+        } else {
+            0
+        };
         terms.sheets = sheets;
         let recipients = (0..count).map(|i| self.sample_recipient(key, i)).collect();
         NotificationInput {
