@@ -238,6 +238,15 @@ impl Dist {
             Dist::Constant { value } => Sampler::Constant(*value),
             Dist::Uniform { min, max } => Sampler::Uniform(*min, max - min),
             Dist::Exponential { mean } => Sampler::Exponential(*mean),
+            Dist::Lognormal { median, sigma } if *sigma > 0.0 => {
+                let table = (0..=TABLE_POINTS)
+                    .map(|i| {
+                        let u = TABLE_LO + (TABLE_HI - TABLE_LO) * i as f64 / TABLE_POINTS as f64;
+                        median * (sigma * probit(u)).exp()
+                    })
+                    .collect();
+                Sampler::LognormalTable(*median, *sigma, table)
+            }
             Dist::Lognormal { median, sigma } => Sampler::Lognormal(*median, *sigma),
             Dist::Gamma { shape, scale } => Sampler::Gamma(
                 rand_distr::Gamma::new(*shape, *scale).expect("checked gamma parameters"),
@@ -280,6 +289,8 @@ pub enum Sampler {
     Uniform(f64, f64),
     Exponential(f64),
     Lognormal(f64, f64),
+    /// Median, sigma, and the quantile function tabulated on [TABLE_LO, TABLE_HI].
+    LognormalTable(f64, f64, std::sync::Arc<[f64]>),
     Gamma(rand_distr::Gamma<f64>),
     /// 1/shape, scale
     Weibull(f64, f64),
@@ -287,6 +298,13 @@ pub enum Sampler {
     Discrete(Vec<f64>, Vec<f64>),
     Mixture(Vec<(f64, Sampler)>),
 }
+
+/// Lognormal quantiles are tabulated between these probabilities and interpolated
+/// linearly (relative error below 2e-4 there for sigma up to 1.5; exact outside): the simulator draws
+/// millions of them per second.
+const TABLE_LO: f64 = 0.05;
+const TABLE_HI: f64 = 0.95;
+const TABLE_POINTS: usize = 512;
 
 /// Inverse of the standard normal CDF: Wichura's algorithm AS 241 (PPND16, Applied
 /// Statistics 37, 1988), accurate to about 1e-16. statrs' `erf_inv` gives the same
@@ -420,6 +438,16 @@ impl Sampler {
                     median * (sigma * probit(u.clamp(1e-300, 1.0 - 1e-16))).exp()
                 }
             }
+            Sampler::LognormalTable(median, sigma, table) => {
+                if (TABLE_LO..TABLE_HI).contains(&u) {
+                    let x = (u - TABLE_LO) * (TABLE_POINTS as f64 / (TABLE_HI - TABLE_LO));
+                    let i = (x as usize).min(TABLE_POINTS - 1);
+                    let f = x - i as f64;
+                    table[i] + (table[i + 1] - table[i]) * f
+                } else {
+                    median * (sigma * probit(u.clamp(1e-300, 1.0 - 1e-16))).exp()
+                }
+            }
             Sampler::Weibull(inv_shape, scale) => scale * (-(-u).ln_1p()).powf(*inv_shape),
             Sampler::Empirical(points) => {
                 let i = points.partition_point(|p| p[1] <= u);
@@ -499,6 +527,21 @@ mod tests {
                 "{d:?}: {m} vs {}",
                 d.mean()
             );
+        }
+    }
+
+    #[test]
+    fn tabulated_lognormal_quantiles_are_accurate() {
+        let s = Dist::Lognormal {
+            median: 3.0,
+            sigma: 1.5,
+        }
+        .sampler();
+        let exact = Sampler::Lognormal(3.0, 1.5);
+        for k in 1..10_000 {
+            let u = k as f64 / 10_000.0;
+            let (a, b) = (s.at(u), exact.at(u));
+            assert!(((a - b) / b).abs() < 2e-4, "u {u}: {a} vs {b}");
         }
     }
 
