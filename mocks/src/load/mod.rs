@@ -328,6 +328,23 @@ struct Runner {
     deadline: Instant,
 }
 
+impl Runner {
+    fn new(
+        cfg: &LoadConfig,
+        shared: &Arc<Shared>,
+        start: Instant,
+        deadline: Instant,
+    ) -> anyhow::Result<Runner> {
+        Ok(Runner {
+            cfg: Arc::new(cfg.clone()),
+            client: client(cfg)?,
+            shared: shared.clone(),
+            start,
+            deadline,
+        })
+    }
+}
+
 async fn run_flow(runner: Runner, flow: Flow, intended: Option<Instant>, index: u64) {
     let Runner {
         cfg,
@@ -389,13 +406,7 @@ async fn flows_open_loop(
     deadline: Instant,
     shared: &Arc<Shared>,
 ) -> anyhow::Result<u64> {
-    let runner = Runner {
-        cfg: Arc::new(cfg.clone()),
-        client: client(cfg)?,
-        shared: shared.clone(),
-        start,
-        deadline,
-    };
+    let runner = Runner::new(cfg, shared, start, deadline)?;
     let mut rng = SplitMix64(cfg.seed ^ 0xF10F);
     let mut tasks = tokio::task::JoinSet::new();
     let mut lateness = Measurements::new(cfg.interval_secs);
@@ -454,13 +465,7 @@ async fn closed_loop(
     deadline: Instant,
     shared: &Arc<Shared>,
 ) -> anyhow::Result<u64> {
-    let runner = Runner {
-        cfg: Arc::new(cfg.clone()),
-        client: client(cfg)?,
-        shared: shared.clone(),
-        start,
-        deadline,
-    };
+    let runner = Runner::new(cfg, shared, start, deadline)?;
     let counter = Arc::new(AtomicU64::new(0));
     let mut tasks = tokio::task::JoinSet::new();
     for u in 0..users.max(1) {

@@ -33,34 +33,7 @@ enum Format {
 #[derive(Subcommand)]
 enum Command {
     /// Simulate a scenario (the built-in default when none is given) and write results.
-    Run {
-        /// Scenario file (TOML), laid over the built-in default.
-        scenario: Option<PathBuf>,
-        /// Seed of every random stream (default: the scenario's).
-        #[arg(long)]
-        seed: Option<u64>,
-        /// Independent replications (default: the scenario's).
-        #[arg(long)]
-        replications: Option<u32>,
-        /// Notifications per replication (default: the scenario's).
-        #[arg(long)]
-        notifications: Option<u64>,
-        /// Output folder (default: results/<scenario name>).
-        #[arg(long)]
-        out: Option<PathBuf>,
-        /// Worker threads (default: one per core). Results do not depend on it.
-        #[arg(long, default_value_t = 0)]
-        threads: usize,
-        /// What to print on stdout.
-        #[arg(long, value_enum, default_value_t = Format::Text)]
-        format: Format,
-        /// Skip the PNG and SVG plots.
-        #[arg(long)]
-        no_plots: bool,
-        /// No progress bar.
-        #[arg(long, short)]
-        quiet: bool,
-    },
+    Run(RunArgs),
     /// Check scenario files and report every problem with its field.
     Validate {
         #[arg(required = true)]
@@ -68,6 +41,36 @@ enum Command {
     },
     /// Print a scenario with every parameter resolved (the built-in default when none is given).
     Show { scenario: Option<PathBuf> },
+}
+
+#[derive(clap::Args)]
+struct RunArgs {
+    /// Scenario file (TOML), laid over the built-in default.
+    scenario: Option<PathBuf>,
+    /// Seed of every random stream (default: the scenario's).
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Independent replications (default: the scenario's).
+    #[arg(long)]
+    replications: Option<u32>,
+    /// Notifications per replication (default: the scenario's).
+    #[arg(long)]
+    notifications: Option<u64>,
+    /// Output folder (default: results/<scenario name>).
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Worker threads (default: one per core). Results do not depend on it.
+    #[arg(long, default_value_t = 0)]
+    threads: usize,
+    /// What to print on stdout.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    format: Format,
+    /// Skip the PNG and SVG plots.
+    #[arg(long)]
+    no_plots: bool,
+    /// No progress bar.
+    #[arg(long, short)]
+    quiet: bool,
 }
 
 #[derive(Serialize)]
@@ -94,18 +97,18 @@ fn load(path: Option<&Path>) -> Result<Scenario, ScenarioError> {
     }
 }
 
-#[allow(clippy::too_many_arguments)]
-fn run(
-    scenario_path: Option<PathBuf>,
-    seed: Option<u64>,
-    replications: Option<u32>,
-    notifications: Option<u64>,
-    out: Option<PathBuf>,
-    threads: usize,
-    format: Format,
-    no_plots: bool,
-    quiet: bool,
-) -> Result<()> {
+fn run(args: RunArgs) -> Result<()> {
+    let RunArgs {
+        scenario: scenario_path,
+        seed,
+        replications,
+        notifications,
+        out,
+        threads,
+        format,
+        no_plots,
+        quiet,
+    } = args;
     let scenario = load(scenario_path.as_deref())?;
     let opts = RunOptions {
         seed: seed.unwrap_or(scenario.seed),
@@ -209,27 +212,7 @@ fn run(
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Run {
-            scenario,
-            seed,
-            replications,
-            notifications,
-            out,
-            threads,
-            format,
-            no_plots,
-            quiet,
-        } => run(
-            scenario,
-            seed,
-            replications,
-            notifications,
-            out,
-            threads,
-            format,
-            no_plots,
-            quiet,
-        ),
+        Command::Run(args) => run(args),
         Command::Validate { files } => {
             let mut failed = false;
             for f in &files {
