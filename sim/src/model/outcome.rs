@@ -48,6 +48,30 @@ pub enum WorkflowEnd {
     Cancelled,
 }
 
+/// Appends to a fixed-size list with a length (no allocation on the hot path).
+fn push_bounded<T: Copy, const N: usize>(items: &mut [T; N], len: &mut u8, item: T) {
+    if (*len as usize) < N {
+        items[*len as usize] = item;
+        *len += 1;
+    }
+}
+
+/// Keeps the items that `keep` accepts, in order.
+fn retain_bounded<T: Copy, const N: usize>(
+    items: &mut [T; N],
+    len: &mut u8,
+    keep: impl Fn(&T) -> bool,
+) {
+    let mut kept = 0;
+    for i in 0..*len as usize {
+        if keep(&items[i]) {
+            items[kept] = items[i];
+            kept += 1;
+        }
+    }
+    *len = kept as u8;
+}
+
 /// Final state of a recipient at the horizon: exactly one per recipient.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum FinalState {
@@ -157,17 +181,11 @@ impl RecipientOutcome {
     }
 
     pub(crate) fn add_letter(&mut self, letter: Letter) {
-        if (self.n_letters as usize) < MAX_LETTERS {
-            self.letters[self.n_letters as usize] = letter;
-            self.n_letters += 1;
-        }
+        push_bounded(&mut self.letters, &mut self.n_letters, letter);
     }
 
     pub(crate) fn add_pec_send(&mut self, at: Tick) {
-        if (self.n_pec_sends as usize) < MAX_PEC_SENDS {
-            self.pec_sends[self.n_pec_sends as usize] = at;
-            self.n_pec_sends += 1;
-        }
+        push_bounded(&mut self.pec_sends, &mut self.n_pec_sends, at);
     }
 
     /// Cuts the trajectory at a cancellation instant: what had not happened by then
@@ -175,17 +193,8 @@ impl RecipientOutcome {
     pub fn cancel_at(&mut self, at: Tick) {
         let keep = |t: &Tick| *t < at;
         self.courtesy = self.courtesy.map(|c| c.filter(keep));
-        let pec: Vec<Tick> = self.pec_sends().iter().copied().filter(keep).collect();
-        self.n_pec_sends = pec.len() as u8;
-        self.pec_sends[..pec.len()].copy_from_slice(&pec);
-        let letters: Vec<Letter> = self
-            .letters()
-            .iter()
-            .copied()
-            .filter(|l| l.at < at)
-            .collect();
-        self.n_letters = letters.len() as u8;
-        self.letters[..letters.len()].copy_from_slice(&letters);
+        retain_bounded(&mut self.pec_sends, &mut self.n_pec_sends, keep);
+        retain_bounded(&mut self.letters, &mut self.n_letters, |l| l.at < at);
         self.viewed_at = self.viewed_at.filter(keep);
         self.payment = self.payment.filter(|p| p.at < at);
         let returned = self.end == WorkflowEnd::Deceased && self.ended_at < at;
@@ -261,21 +270,11 @@ impl BaselineOutcome {
         &self.letters[..self.n_letters as usize]
     }
     pub(crate) fn add_letter(&mut self, letter: Letter) {
-        if (self.n_letters as usize) < MAX_LETTERS {
-            self.letters[self.n_letters as usize] = letter;
-            self.n_letters += 1;
-        }
+        push_bounded(&mut self.letters, &mut self.n_letters, letter);
     }
     /// The same cancellation as in SEND: the body withdraws the act at `at`.
     pub fn cancel_at(&mut self, at: Tick) {
-        let letters: Vec<Letter> = self
-            .letters()
-            .iter()
-            .copied()
-            .filter(|l| l.at < at)
-            .collect();
-        self.n_letters = letters.len() as u8;
-        self.letters[..letters.len()].copy_from_slice(&letters);
+        retain_bounded(&mut self.letters, &mut self.n_letters, |l| l.at < at);
         self.payment = self.payment.filter(|p| p.at < at);
         let before = |t: Option<Tick>| t.filter(|t| *t < at);
         self.returned_at = before(self.returned_at);
