@@ -32,11 +32,11 @@ fn earliest<T: Copy>(a: Option<(Tick, T)>, b: Option<(Tick, T)>) -> Option<(Tick
     }
 }
 
-/// One registered letter to send: when, what, where, and whether the address is right.
+/// One registered letter to send: when it is prepared, what, and whether the address
+/// (the recipient's) is right. Posting follows preparation by the printing time.
 struct LetterSpec {
-    posted: Tick,
+    prepared: Tick,
     product: Product,
-    address: PaperAddress,
     address_correct: bool,
     attempt: u32,
     /// The simple registered letter (RS/RIS) after a digital failure.
@@ -124,15 +124,15 @@ impl<S: TimelineSink> Walk<'_, S> {
     /// Sends one letter and follows it to its outcome, resending it after a loss.
     fn letter(&mut self, rng: &mut Stream, spec: LetterSpec) -> PostalResult {
         let LetterSpec {
-            posted,
+            prepared,
             product,
-            address,
             address_correct,
             attempt,
             simple,
         } = spec;
+        let address = self.r.address;
+        let mut posted = prepared + hours(self.m.paper_preparation.sample(rng));
         let sheets = if simple { 1 } else { self.n.terms.sheets };
-        let mut posted = posted;
         let mut resends = 0;
         loop {
             let cents = self.m.letter_cents(posted, product, address, sheets);
@@ -500,7 +500,6 @@ impl<S: TimelineSink> Walk<'_, S> {
                 );
                 if self.stopped_before(at).is_none() {
                     let mut rng = self.key.stream(self.rec, Purpose::PostalSimple);
-                    let posted = at + hours(m.paper_preparation.sample(&mut rng));
                     let product = match self.r.address {
                         PaperAddress::Abroad { .. } => Product::Ris,
                         PaperAddress::National { .. } => Product::Rs,
@@ -508,9 +507,8 @@ impl<S: TimelineSink> Walk<'_, S> {
                     self.letter(
                         &mut rng,
                         LetterSpec {
-                            posted,
+                            prepared: at,
                             product,
-                            address: self.r.address,
                             address_correct: self.r.address_correct,
                             attempt: 0,
                             simple: true,
@@ -566,13 +564,11 @@ impl<S: TimelineSink> Walk<'_, S> {
             );
         };
         prepare(self, wait_until, 0);
-        let posted = wait_until + hours(m.paper_preparation.sample(&mut first));
         let result = self.letter(
             &mut first,
             LetterSpec {
-                posted,
+                prepared: wait_until,
                 product,
-                address: self.r.address,
                 address_correct: self.r.address_correct,
                 attempt: 0,
                 simple: false,
@@ -609,13 +605,11 @@ impl<S: TimelineSink> Walk<'_, S> {
         }
         prepare(self, result.at, 1);
         let correct = u_correct < m.scenario.paper.second_attempt_correct_share;
-        let posted = result.at + hours(m.paper_preparation.sample(&mut second));
         let result = self.letter(
             &mut second,
             LetterSpec {
-                posted,
+                prepared: result.at,
                 product,
-                address: self.r.address,
                 address_correct: correct,
                 attempt: 1,
                 simple: false,
