@@ -494,19 +494,34 @@ fn visible_record<'a>(
         .ok_or_else(|| Problem::not_found(&format!("notification {iun}")))
 }
 
-async fn detail(State(app): State<Shared>, headers: HeaderMap, Path(iun): Path<String>) -> Reply {
+/// The detail of one notification in a version's schema (the IUN is checked against
+/// that version's path parameter).
+fn detail_of(
+    app: &App,
+    headers: &HeaderMap,
+    iun: &str,
+    path: &str,
+    render: fn(&Record, i64, &SimClock) -> Value,
+) -> Reply {
     let sender = auth!(app, headers);
     check_params(
-        "/delivery/v2.9/notifications/sent/{iun}",
+        path,
         "get",
-        &HashMap::from([("iun".into(), iun.clone())]),
+        &HashMap::from([("iun".into(), iun.to_string())]),
         &HashMap::new(),
     )?;
     let store = app.store();
-    let r = visible_record(&store, &app, &sender, &iun)?;
-    json_reply(
-        StatusCode::OK,
-        render::detail(r, app.clock.now(), &app.clock),
+    let r = visible_record(&store, app, &sender, iun)?;
+    json_reply(StatusCode::OK, render(r, app.clock.now(), &app.clock))
+}
+
+async fn detail(State(app): State<Shared>, headers: HeaderMap, Path(iun): Path<String>) -> Reply {
+    detail_of(
+        &app,
+        &headers,
+        &iun,
+        "/delivery/v2.9/notifications/sent/{iun}",
+        render::detail,
     )
 }
 
@@ -515,12 +530,12 @@ async fn detail_v23(
     headers: HeaderMap,
     Path(iun): Path<String>,
 ) -> Reply {
-    let sender = auth!(app, headers);
-    let store = app.store();
-    let r = visible_record(&store, &app, &sender, &iun)?;
-    json_reply(
-        StatusCode::OK,
-        render::detail_v23(r, app.clock.now(), &app.clock),
+    detail_of(
+        &app,
+        &headers,
+        &iun,
+        "/delivery/v2.3/notifications/sent/{iun}",
+        render::detail_v23,
     )
 }
 
