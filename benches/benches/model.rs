@@ -25,7 +25,7 @@ fn per_notification(c: &mut Criterion) {
                 replication: 0,
                 notification: i,
             };
-            let n = m.sample_notification(&key);
+            let n = m.sample_notification(&key, 1 << 20);
             let mut paid = 0u64;
             m.notification(&key, &n, &mut (), |_, s, _| {
                 paid += s.payment.is_some() as u64
@@ -41,7 +41,7 @@ fn per_notification(c: &mut Criterion) {
                 replication: 0,
                 notification: i,
             };
-            let n = m.sample_notification(&key);
+            let n = m.sample_notification(&key, 1 << 20);
             black_box(m.timeline(&key, &n))
         })
     });
@@ -54,7 +54,7 @@ fn chunk(c: &mut Criterion) {
     g.throughput(Throughput::Elements(CHUNK));
     g.sample_size(20);
     g.bench_function("chunk_4096_notifications", |b| {
-        b.iter(|| black_box(simulate_chunk(&m, 1, 0, 0, CHUNK)))
+        b.iter(|| black_box(simulate_chunk(&m, 1, 0, 0, CHUNK, CHUNK)))
     });
     g.finish();
 }

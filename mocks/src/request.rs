@@ -293,7 +293,8 @@ pub fn model_input(
     sent_at: i64,
     scale: f64,
 ) -> NotificationInput {
-    let mut input = model.sample_notification(key);
+    // The request's own instant replaces the sampled arrival.
+    let mut input = model.sample_notification(key, 1);
     input.sent_at = sent_at;
     let t = &mut input.terms;
     t.physical_communication_type = match req["physicalCommunicationType"].as_str() {

@@ -4,6 +4,7 @@
 //! trajectories (shared with the mock server), `tally` aggregates them, `run` drives
 //! replications in parallel, `report` and `plots` write the outputs.
 
+pub mod capacity;
 pub mod dist;
 pub mod model;
 pub mod prices;
@@ -13,6 +14,7 @@ pub mod time;
 
 pub use model::Model;
 pub use scenario::Scenario;
+pub mod ordered;
 pub mod plots;
 pub mod report;
 pub mod run;

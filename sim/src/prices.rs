@@ -60,7 +60,7 @@ impl Product {
         })
     }
     /// National products have a CAP-based lot; international ones a country zone.
-    fn national_slot(self) -> Option<usize> {
+    pub fn national_slot(self) -> Option<usize> {
         match self {
             Product::R890 => Some(0),
             Product::Ar => Some(1),
@@ -130,7 +130,6 @@ struct CostRecord {
     product: String,
     lot: String,
     zone: String,
-    #[allow(dead_code)]
     carrier: String,
     dematerialization: Decimal,
     by_weight: Vec<Decimal>,
@@ -138,6 +137,7 @@ struct CostRecord {
 
 struct CostRow {
     product: Product,
+    carrier: String,
     lot: String,
     zone: Zone,
     dematerialization: Decimal,
@@ -266,6 +266,7 @@ impl Tender {
             .into_iter()
             .map(|c| CostRow {
                 product: Product::from_code(&c.product).expect("product code"),
+                carrier: c.carrier,
                 lot: c.lot,
                 zone: Zone::from_code(&c.zone).expect("zone code"),
                 dematerialization: c.dematerialization,
@@ -462,6 +463,22 @@ impl PaperPriceList {
             }
         }
         tender.exact_cents(row, sheets.max(1), &self.weight_bounds)
+    }
+
+    /// The carrier (the tender's name for it) that takes a national letter under tender
+    /// `index`; `None` abroad or where the tender has no row.
+    pub fn carrier_in(
+        &self,
+        index: usize,
+        product: Product,
+        address: PaperAddress,
+    ) -> Option<&str> {
+        let tender = &self.tenders[index];
+        match (address, product.national_slot()) {
+            (PaperAddress::National { cap }, Some(slot)) => tender.cap_rows[cap as usize][slot]
+                .map(|row| tender.rows[row as usize].carrier.as_str()),
+            _ => None,
+        }
     }
 
     /// The cost of a letter to a CAP given as text (the mock's entry point).

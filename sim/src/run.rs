@@ -1,9 +1,11 @@
 //! Replications: each replication's notifications are split into fixed chunks that
 //! run in parallel; chunk tallies are integer sums, so the result is the same on any
-//! number of threads.
+//! number of threads. With postal capacity on, each replication runs in time order
+//! (`ordered`).
 
 use rayon::prelude::*;
 
+use crate::capacity::CapacityPlan;
 use crate::model::Model;
 use crate::rng::StreamKey;
 use crate::tally::Tally;
@@ -20,8 +22,15 @@ pub struct RunOptions {
     pub threads: usize,
 }
 
-/// Simulates one chunk of one replication.
-pub fn simulate_chunk(model: &Model, seed: u64, replication: u32, first: u64, count: u64) -> Tally {
+/// Simulates notifications `first..first + count` of the `total` in one replication.
+pub fn simulate_chunk(
+    model: &Model,
+    seed: u64,
+    replication: u32,
+    first: u64,
+    count: u64,
+    total: u64,
+) -> Tally {
     let mut tally = Tally::new(model.scenario.horizon_days as usize);
     for i in first..first + count {
         let key = StreamKey {
@@ -29,7 +38,7 @@ pub fn simulate_chunk(model: &Model, seed: u64, replication: u32, first: u64, co
             replication,
             notification: i,
         };
-        let n = model.sample_notification(&key);
+        let n = model.sample_notification(&key, total);
         tally.notifications += 1;
         model.notification(&key, &n, &mut (), |_, send, base| {
             tally.count_recipient(model, &n, send, base);
@@ -45,6 +54,25 @@ pub fn simulate(model: &Model, opts: &RunOptions, progress: &(dyn Fn(u64) + Sync
         .num_threads(opts.threads)
         .build()
         .expect("thread pool");
+    if model.scenario.postal_capacity.enabled {
+        let plan = CapacityPlan::new(model);
+        return pool.install(|| {
+            (0..opts.replications)
+                .map(|rep| {
+                    let (tally, _) = crate::ordered::simulate_replication(
+                        model,
+                        &plan,
+                        opts.seed,
+                        rep,
+                        opts.notifications,
+                        crate::ordered::BATCH_CHUNKS,
+                        progress,
+                    );
+                    tally
+                })
+                .collect()
+        });
+    }
     let chunks = opts.notifications.div_ceil(CHUNK);
     pool.install(|| {
         (0..opts.replications)
@@ -54,7 +82,8 @@ pub fn simulate(model: &Model, opts: &RunOptions, progress: &(dyn Fn(u64) + Sync
                     .map(|c| {
                         let first = c * CHUNK;
                         let count = CHUNK.min(opts.notifications - first);
-                        let t = simulate_chunk(model, opts.seed, rep, first, count);
+                        let t =
+                            simulate_chunk(model, opts.seed, rep, first, count, opts.notifications);
                         progress(count);
                         t
                     })

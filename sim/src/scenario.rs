@@ -37,6 +37,7 @@ pub struct Scenario {
     pub courtesy: Courtesy,
     pub pec: Pec,
     pub paper: Paper,
+    pub postal_capacity: PostalCapacity,
     pub views: Views,
     pub payments: Payments,
     pub prices: Prices,
@@ -222,6 +223,74 @@ pub struct Paper {
     pub registry_address_share: f64,
     pub second_attempt_correct_share: f64,
     pub unreachable_refinement_days: f64,
+}
+
+/// Carriers' weekly capacity per postal area (`sim/data/postal_capacity.tsv`): when an
+/// area's week is full, letters wait for the next week in `priority` order.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PostalCapacity {
+    pub enabled: bool,
+    /// Share of each carrier's capacity open to the simulated notifications (their paper
+    /// volume over the national one).
+    pub scale: f64,
+    /// Which waiting letters a week serves first; every class exactly once.
+    pub priority: Vec<LetterClass>,
+    /// Local-date ranges (inclusive) whose weeks, by their Monday, use the peak capacity.
+    pub peak_periods: Vec<PeakPeriod>,
+}
+
+/// Registered letters as the capacity queue ranks them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LetterClass {
+    /// Attempt 1, at a discovered or registry address.
+    SecondAttempt,
+    /// A letter resent after a loss (F01-F04).
+    Resend,
+    /// The simple registered letter (RS/RIS) after a digital failure.
+    SimpleRegistered,
+    /// Attempt 0 at the sender's address.
+    FirstAttempt,
+}
+
+impl LetterClass {
+    pub const ALL: [LetterClass; 4] = [
+        LetterClass::SecondAttempt,
+        LetterClass::Resend,
+        LetterClass::SimpleRegistered,
+        LetterClass::FirstAttempt,
+    ];
+    pub fn name(self) -> &'static str {
+        match self {
+            LetterClass::SecondAttempt => "second_attempt",
+            LetterClass::Resend => "resend",
+            LetterClass::SimpleRegistered => "simple_registered",
+            LetterClass::FirstAttempt => "first_attempt",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PeakPeriod {
+    /// `YYYY-MM-DD`, Europe/Rome.
+    pub from: String,
+    pub to: String,
+}
+
+impl PeakPeriod {
+    pub fn dates(&self) -> Result<(chrono::NaiveDate, chrono::NaiveDate), String> {
+        let d = |s: &str| {
+            chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d")
+                .map_err(|e| format!("expected a date YYYY-MM-DD, got {s:?} ({e})"))
+        };
+        let (from, to) = (d(&self.from)?, d(&self.to)?);
+        if to < from {
+            return Err(format!("`to` ({to}) is before `from` ({from})"));
+        }
+        Ok((from, to))
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -619,6 +688,31 @@ impl Scenario {
             ("unreachable_refinement_days", q.unreachable_refinement_days),
         ] {
             c.non_negative(&format!("paper.{f}"), v);
+        }
+
+        let k = &s.postal_capacity;
+        if !(k.scale.is_finite() && k.scale > 0.0) {
+            c.push(
+                "postal_capacity.scale",
+                format!("expected a positive number, got {}", k.scale),
+            );
+        }
+        let mut classes = k.priority.clone();
+        classes.sort();
+        classes.dedup();
+        if classes.len() != k.priority.len() || classes.len() != LetterClass::ALL.len() {
+            c.push(
+                "postal_capacity.priority",
+                format!(
+                    "expected each of {} exactly once",
+                    LetterClass::ALL.map(|l| l.name()).join(", ")
+                ),
+            );
+        }
+        for (i, p) in k.peak_periods.iter().enumerate() {
+            if let Err(m) = p.dates() {
+                c.push(&format!("postal_capacity.peak_periods[{i}]"), m);
+            }
         }
 
         let v = &s.views;

@@ -116,6 +116,38 @@ impl SideTally {
         }
     }
 
+    /// Removes a tally added before (exact: integers only).
+    fn sub(&mut self, o: &SideTally) {
+        self.recipients -= o.recipients;
+        self.refused -= o.refused;
+        self.digital -= o.digital;
+        self.paper -= o.paper;
+        for i in 0..self.final_states.len() {
+            self.final_states[i] -= o.final_states[i];
+        }
+        self.viewed -= o.viewed;
+        self.with_notice -= o.with_notice;
+        self.paid -= o.paid;
+        self.paid_within_5d -= o.paid_within_5d;
+        self.pay_delay_seconds -= o.pay_delay_seconds;
+        self.body_cost_cents -= o.body_cost_cents;
+        self.citizen_charges_cents -= o.citizen_charges_cents;
+        self.outlay_cents -= o.outlay_cents;
+        self.cash_in_cents -= o.cash_in_cents;
+        self.cash_seconds -= o.cash_seconds;
+        for i in 0..5 {
+            self.letters[i] -= o.letters[i];
+        }
+        self.letter_cents -= o.letter_cents;
+        self.pec_sends -= o.pec_sends;
+        for i in 0..3 {
+            self.courtesy[i] -= o.courtesy[i];
+        }
+        for (a, b) in self.pay_days.iter_mut().zip(&o.pay_days) {
+            *a -= b;
+        }
+    }
+
     fn count_payment(
         &mut self,
         sent_at: Tick,
@@ -160,6 +192,25 @@ impl DayRow {
         self.baseline_cash_in_cents += o.baseline_cash_in_cents;
         self.baseline_body_cost_cents += o.baseline_body_cost_cents;
     }
+
+    fn sub(&mut self, o: &DayRow) {
+        for i in 0..3 {
+            self.courtesy[i] -= o.courtesy[i];
+        }
+        self.pec_sends -= o.pec_sends;
+        for i in 0..5 {
+            self.letters[i] -= o.letters[i];
+        }
+        self.views -= o.views;
+        self.refinements -= o.refinements;
+        self.payments -= o.payments;
+        self.cash_in_cents -= o.cash_in_cents;
+        self.body_cost_cents -= o.body_cost_cents;
+        self.baseline_letters -= o.baseline_letters;
+        self.baseline_payments -= o.baseline_payments;
+        self.baseline_cash_in_cents -= o.baseline_cash_in_cents;
+        self.baseline_body_cost_cents -= o.baseline_body_cost_cents;
+    }
 }
 
 impl Tally {
@@ -181,6 +232,17 @@ impl Tally {
             a.add(b);
         }
         self
+    }
+
+    /// Removes a tally that was merged into this one before, such as a notification
+    /// counted on a trajectory that later changed.
+    pub fn subtract(&mut self, o: &Tally) {
+        self.notifications -= o.notifications;
+        self.send.sub(&o.send);
+        self.baseline.sub(&o.baseline);
+        for (a, b) in self.daily.iter_mut().zip(&o.daily) {
+            a.sub(b);
+        }
     }
 
     fn day(&mut self, at: Tick, horizon: Tick) -> Option<&mut DayRow> {

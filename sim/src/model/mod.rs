@@ -19,6 +19,7 @@ use crate::time::{Calendar, DAY, Tick, days, hours};
 
 pub use outcome::{BaselineOutcome, FinalState, Letter, PaymentOutcome, RecipientOutcome};
 pub use timeline::{Category, TimelineElement, TimelineSink};
+pub use workflow::{PostRequest, PostWhenReady, Posting};
 
 /// Citizen (PF) or company (PG).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -290,13 +291,15 @@ impl Model {
         })
     }
 
-    /// Draws one notification of the scenario's population: its act, its recipients and
-    /// their attributes, and its submission instant within the arrival window.
-    pub fn sample_notification(&self, key: &StreamKey) -> NotificationInput {
+    /// Draws notification `key.notification` of the `total` in a replication: its act,
+    /// its recipients and their attributes, and its submission instant. Arrivals are
+    /// stratified: notification i is submitted at a uniform instant of the i-th of `total`
+    /// equal slots of the arrival window, so submission instants never decrease with the
+    /// index (the postal capacity queue relies on it).
+    pub fn sample_notification(&self, key: &StreamKey, total: u64) -> NotificationInput {
         let mut rng = key.stream(0, Purpose::Notification);
-        let s = &self.scenario;
         let u_arrival = unit(&mut rng);
-        let sent_at = (u_arrival * days(s.arrivals.window_days) as f64) as Tick;
+        let sent_at = self.arrival_slot_start(key.notification as f64 + u_arrival, total);
         let u_act = unit(&mut rng);
         let act = self
             .acts
@@ -320,6 +323,13 @@ impl Model {
             terms,
             recipients,
         }
+    }
+
+    /// The submission instant at `position` (a notification index plus a fraction) of
+    /// `total` notifications spread over the arrival window.
+    pub fn arrival_slot_start(&self, position: f64, total: u64) -> Tick {
+        let window = days(self.scenario.arrivals.window_days) as f64;
+        (position / total.max(1) as f64 * window) as Tick
     }
 
     /// One recipient's attributes. Every attribute consumes its draw whatever the
@@ -448,6 +458,19 @@ impl Model {
         key: &StreamKey,
         n: &NotificationInput,
         sink: &mut S,
+        on_recipient: impl FnMut(u32, &RecipientOutcome, &BaselineOutcome),
+    ) -> Verdict {
+        self.notification_posted(key, n, sink, &mut PostWhenReady, on_recipient)
+    }
+
+    /// As `notification`, with SEND's letters posted when `posting` says (the postal
+    /// capacity queue); the baseline's letters are not queued.
+    pub fn notification_posted<S: TimelineSink>(
+        &self,
+        key: &StreamKey,
+        n: &NotificationInput,
+        sink: &mut S,
+        posting: &mut dyn Posting,
         mut on_recipient: impl FnMut(u32, &RecipientOutcome, &BaselineOutcome),
     ) -> Verdict {
         let verdict = self.validate(key, n);
@@ -485,16 +508,21 @@ impl Model {
             Verdict::Accepted { at } => n.cancelled_at.or_else(|| self.cancellation(key, at)),
             Verdict::Refused { .. } => None,
         };
+        if let Some(c) = cancelled {
+            posting.notification_cancelled(c);
+        }
         let mut not_refined = 0i64;
         for i in 0..n.recipients.len() as u32 {
             let send = match (verdict, cancelled) {
-                (Verdict::Accepted { at }, None) => self.recipient(key, n, i, at, sink),
+                (Verdict::Accepted { at }, None) => {
+                    self.recipient_posted(key, n, i, at, sink, posting)
+                }
                 (Verdict::Accepted { at }, Some(c)) => {
                     let mut until = timeline::Until {
                         inner: &mut *sink,
                         until: c,
                     };
-                    let mut o = self.recipient(key, n, i, at, &mut until);
+                    let mut o = self.recipient_posted(key, n, i, at, &mut until, posting);
                     o.cancel_at(c);
                     not_refined += (o.end == outcome::WorkflowEnd::Cancelled) as i64;
                     o

@@ -18,6 +18,7 @@ use super::{
 use crate::dist::unit;
 use crate::prices::{PaperAddress, Product};
 use crate::rng::{Purpose, Stream, StreamKey};
+use crate::scenario::LetterClass;
 use crate::time::{HOUR, MINUTE, Tick, days, hours, minutes};
 
 /// Envelope weight reported on letters: 5 g per sheet plus 5 g (pn-paper-channel).
@@ -43,8 +44,39 @@ struct LetterSpec {
     simple: bool,
 }
 
+/// A registered letter asking to be posted: the capacity queue's unit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PostRequest {
+    pub rec: u32,
+    /// The recipient's letters before this one (resends included).
+    pub letter: u32,
+    /// Printed and ready to hand to the carrier.
+    pub ready: Tick,
+    pub class: LetterClass,
+    pub product: Product,
+    pub address: PaperAddress,
+}
+
+/// Decides when a ready letter is handed to the carrier.
+pub trait Posting {
+    fn post(&mut self, request: &PostRequest) -> Tick;
+    /// The notification is cancelled at `at` (told before its recipients run).
+    fn notification_cancelled(&mut self, _at: Tick) {}
+}
+
+/// No capacity limit: every letter is posted as soon as it is ready.
+pub struct PostWhenReady;
+
+impl Posting for PostWhenReady {
+    #[inline]
+    fn post(&mut self, request: &PostRequest) -> Tick {
+        request.ready
+    }
+}
+
 struct Walk<'a, S: TimelineSink> {
     m: &'a Model,
+    posting: &'a mut dyn Posting,
     n: &'a NotificationInput,
     r: &'a RecipientProfile,
     rec: u32,
@@ -121,6 +153,22 @@ impl<S: TimelineSink> Walk<'_, S> {
         );
     }
 
+    fn post(&mut self, ready: Tick, class: LetterClass, product: Product) -> Tick {
+        let posted = self.posting.post(&PostRequest {
+            rec: self.rec,
+            letter: self.out.n_letters as u32,
+            ready,
+            class,
+            product,
+            address: self.r.address,
+        });
+        debug_assert!(
+            posted >= ready,
+            "a letter cannot be posted before it is ready"
+        );
+        posted
+    }
+
     /// Sends one letter and follows it to its outcome, resending it after a loss.
     fn letter(&mut self, rng: &mut Stream, spec: LetterSpec) -> PostalResult {
         let LetterSpec {
@@ -131,7 +179,13 @@ impl<S: TimelineSink> Walk<'_, S> {
             simple,
         } = spec;
         let address = self.r.address;
-        let mut posted = prepared + hours(self.m.paper_preparation.sample(rng));
+        let ready = prepared + hours(self.m.paper_preparation.sample(rng));
+        let class = match (simple, attempt) {
+            (true, _) => LetterClass::SimpleRegistered,
+            (false, 0) => LetterClass::FirstAttempt,
+            _ => LetterClass::SecondAttempt,
+        };
+        let mut posted = self.post(ready, class, product);
         let sheets = if simple { 1 } else { self.n.terms.sheets };
         let mut resends = 0;
         loop {
@@ -220,7 +274,8 @@ impl<S: TimelineSink> Walk<'_, S> {
                 );
                 if resends < self.m.scenario.paper.max_resends {
                     resends += 1;
-                    posted = result.at + hours(self.m.paper_preparation.sample(rng));
+                    let ready = result.at + hours(self.m.paper_preparation.sample(rng));
+                    posted = self.post(ready, LetterClass::Resend, product);
                     continue;
                 }
                 return PostalResult {
@@ -638,6 +693,19 @@ impl Model {
         accepted_at: Tick,
         sink: &mut S,
     ) -> RecipientOutcome {
+        self.recipient_posted(key, n, rec, accepted_at, sink, &mut PostWhenReady)
+    }
+
+    /// As `recipient`, with letters posted when `posting` says.
+    pub fn recipient_posted<S: TimelineSink>(
+        &self,
+        key: &StreamKey,
+        n: &NotificationInput,
+        rec: u32,
+        accepted_at: Tick,
+        sink: &mut S,
+        posting: &mut dyn Posting,
+    ) -> RecipientOutcome {
         let r = &n.recipients[rec as usize];
         let mut out = RecipientOutcome::refused(accepted_at);
         out.accepted = true;
@@ -667,6 +735,7 @@ impl Model {
 
         let mut walk = Walk {
             m: self,
+            posting,
             n,
             r,
             rec,

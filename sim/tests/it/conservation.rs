@@ -38,7 +38,7 @@ fn each_recipient_outcome_is_consistent() {
             replication: 0,
             notification: i,
         };
-        let n = m.sample_notification(&key);
+        let n = m.sample_notification(&key, 1 << 20);
         m.notification(&key, &n, &mut (), |_, send, base| {
             let state = send.final_state(Tick::MAX);
             assert!(FinalState::ALL.contains(&state));

@@ -1,6 +1,7 @@
 //! Integration tests of the simulator: one binary, one module per behaviour.
 
 mod cancellation;
+mod capacity;
 mod cli;
 mod conservation;
 mod determinism;

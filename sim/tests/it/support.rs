@@ -117,7 +117,7 @@ pub fn key(n: u64) -> StreamKey {
 
 /// A notification of the model's first act with the given recipients.
 pub fn notification(model: &Model, recipients: Vec<RecipientProfile>) -> NotificationInput {
-    let mut n = model.sample_notification(&key(0));
+    let mut n = model.sample_notification(&key(0), 1);
     n.sent_at = 0;
     n.recipients = recipients;
     n

@@ -34,7 +34,7 @@ io = {{ share = {p}, delay_hours = {{ kind = \"exponential\", mean = {mean} }} }
             replication: 0,
             notification: i,
         };
-        let input = m.sample_notification(&key);
+        let input = m.sample_notification(&key, 1 << 20);
         let o = m.recipient(&key, &input, 0, 0, &mut ());
         let courtesy = o.courtesy[0].expect("IO courtesy message");
         if o.viewed_at.is_some_and(|v| v - courtesy <= 120 * HOUR) {

@@ -1,0 +1,561 @@
+//! One replication in time order, for the postal capacity that couples notifications.
+//!
+//! Recipients are independent except for the carriers' weekly capacity, so each
+//! notification first runs on its own, in parallel, as if every letter were posted as
+//! soon as it is ready (a speculative trajectory, tallied at once); its capacity-bound
+//! letters become posting requests. One queue then takes the requests in time order, week
+//! by week and lane by lane. A request the lane's week can still take confirms the
+//! speculation and costs nothing more. A request that must wait makes its recipient's
+//! later requests stale; when the letter is released at the start of a later week, the
+//! notification runs again with the delays known so far and queues its new requests.
+//! Once all of a notification's requests are settled, its speculative tally is replaced
+//! by the one with its real delays (tallies are integer sums, so this is exact).
+//!
+//! Arrivals never decrease with the notification index, so batches of notifications can
+//! be speculated (in parallel with the queue) while the queue works through every request
+//! earlier than the next batch's first arrival: nothing later can add a request before it.
+
+mod queue;
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
+
+use rayon::prelude::*;
+use smallvec::SmallVec;
+
+use crate::capacity::CapacityPlan;
+use crate::model::{Model, PostRequest, Posting};
+use crate::rng::StreamKey;
+use crate::run::CHUNK;
+use crate::tally::Tally;
+use crate::time::Tick;
+use queue::DayQueue;
+
+/// Chunks speculated between two passes of the queue (the result does not depend on it).
+pub const BATCH_CHUNKS: u64 = 16;
+
+/// Marks a request queued by a re-run rather than by the first, speculative pass.
+const RERUN: u16 = u16::MAX;
+
+/// A letter asking to be posted. Field order is queue order; kept to 24 bytes since
+/// every letter in flight has one.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord)]
+struct Request {
+    /// Seconds from the start (the horizon is far below 2^32 s).
+    at: u32,
+    notification: u32,
+    rec: u16,
+    letter: u16,
+    /// The recipient's re-run that queued it; older ones are stale.
+    epoch: u16,
+    lane: u16,
+    /// Position among the notification's first-pass requests in queue order, or `RERUN`.
+    rank: u16,
+    /// The notification's first-pass requests.
+    total: u16,
+    class: u8,
+}
+
+/// A recipient with a delayed letter: its epoch and the delays known so far (seconds,
+/// by letter index).
+#[derive(Debug, Clone, Default)]
+struct RecDelays {
+    rec: u16,
+    epoch: u16,
+    delays: SmallVec<[u32; 2]>,
+}
+
+type Delays = SmallVec<[RecDelays; 1]>;
+
+/// Posting decisions for one run of one notification: letters with a known delay get
+/// it, the others are posted when ready and, if capacity-bound, queued.
+struct Oracle<'a> {
+    plan: &'a CapacityPlan,
+    delays: &'a [RecDelays],
+    /// Where to queue requests, and from which recipient only (if set).
+    record: Option<&'a mut Vec<Request>>,
+    only: Option<u16>,
+    epoch: u16,
+    notification: u32,
+    cancelled: Option<Tick>,
+}
+
+impl<'a> Oracle<'a> {
+    fn new(plan: &'a CapacityPlan, notification: u32, delays: &'a [RecDelays]) -> Self {
+        Oracle {
+            plan,
+            delays,
+            record: None,
+            only: None,
+            epoch: 0,
+            notification,
+            cancelled: None,
+        }
+    }
+}
+
+impl Posting for Oracle<'_> {
+    fn post(&mut self, r: &PostRequest) -> Tick {
+        let Some(lane) = self.plan.lane(r) else {
+            return r.ready;
+        };
+        // Letters ready after the horizon or after a cancellation take no capacity.
+        if r.ready >= self.plan.horizon || self.cancelled.is_some_and(|c| r.ready >= c) {
+            return r.ready;
+        }
+        let rec = r.rec as u16;
+        if let Some(d) = self
+            .delays
+            .iter()
+            .find(|x| x.rec == rec)
+            .and_then(|x| x.delays.get(r.letter as usize))
+        {
+            return r.ready + *d as Tick;
+        }
+        if let Some(out) = self.record.as_deref_mut() {
+            if self.only.is_none_or(|o| o == rec) {
+                out.push(Request {
+                    at: r.ready as u32,
+                    notification: self.notification,
+                    rec,
+                    letter: r.letter as u16,
+                    epoch: self.epoch,
+                    lane,
+                    rank: RERUN,
+                    total: 0,
+                    class: self.plan.class_rank[r.class as usize],
+                });
+            }
+        }
+        r.ready
+    }
+
+    fn notification_cancelled(&mut self, at: Tick) {
+        self.cancelled = Some(at);
+    }
+}
+
+/// A notification with a delayed letter, until all its requests are settled.
+struct Tracked {
+    /// Requests of it still queued or waiting in a lane.
+    pending: u32,
+    recs: Delays,
+}
+
+/// A letter waiting in a lane for a later week; ordered by the scenario's priority.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+struct Waiting {
+    class: u8,
+    at: u32,
+    notification: u32,
+    rec: u16,
+    letter: u16,
+}
+
+#[derive(Default)]
+struct Lane {
+    week: usize,
+    used: u32,
+    backlog: BinaryHeap<Reverse<Waiting>>,
+}
+
+/// What the queue did in one replication.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct QueueStats {
+    /// Capacity-bound letters that asked to be posted.
+    pub requests: u64,
+    /// Of those, letters that had to wait for a later week.
+    pub delayed: u64,
+    /// Seconds the delayed letters waited, in all.
+    pub delay_seconds: u64,
+    /// Requests dropped because their recipient's trajectory changed.
+    pub stale: u64,
+}
+
+/// Settled notifications are re-tallied in parallel once this many have gathered.
+const SETTLE_BATCH: usize = 4096;
+
+struct Queue<'a> {
+    model: &'a Model,
+    plan: &'a CapacityPlan,
+    seed: u64,
+    replication: u32,
+    total: u64,
+    queue: DayQueue,
+    lanes: Vec<Lane>,
+    waiting: usize,
+    now: Tick,
+    tracked: HashMap<u32, Tracked>,
+    to_settle: Vec<(u32, Delays)>,
+    plus: Tally,
+    minus: Tally,
+    stats: QueueStats,
+}
+
+impl Queue<'_> {
+    /// Works through every event before `frontier`.
+    fn run_until(&mut self, frontier: Tick) {
+        loop {
+            let next = self.queue.peek().map(|r| r.at as Tick);
+            if self.waiting > 0 {
+                let w = self.plan.week_of(self.now) + 1;
+                let b = self.plan.week_starts[w];
+                if b < frontier && next.is_none_or(|t| b <= t) {
+                    self.new_week(w, b);
+                    continue;
+                }
+            }
+            match next {
+                Some(t) if t < frontier => {
+                    let r = self.queue.pop().expect("peeked");
+                    self.request(r);
+                }
+                _ => break,
+            }
+        }
+        self.settle_gathered();
+    }
+
+    /// Week `w` starts at `at`: each lane posts its waiting letters, best first, up to
+    /// its capacity (all of them past the horizon, where nothing is counted); their
+    /// recipients run again, in parallel, from there.
+    fn new_week(&mut self, w: usize, at: Tick) {
+        self.now = at;
+        let mut released = Vec::new();
+        for lane in 0..self.lanes.len() {
+            if self.lanes[lane].backlog.is_empty() {
+                continue;
+            }
+            let cap = if at >= self.plan.horizon {
+                u32::MAX
+            } else {
+                self.plan.capacity(lane as u16, w)
+            };
+            let l = &mut self.lanes[lane];
+            l.week = w;
+            l.used = 0;
+            while l.used < cap {
+                let Some(Reverse(x)) = l.backlog.pop() else {
+                    break;
+                };
+                l.used += 1;
+                released.push(x);
+            }
+        }
+        self.waiting -= released.len();
+        for x in &released {
+            let t = self
+                .tracked
+                .get_mut(&x.notification)
+                .expect("waiting letters are tracked");
+            t.pending -= 1;
+            let rec = t
+                .recs
+                .iter_mut()
+                .find(|r| r.rec == x.rec)
+                .expect("tracked recipient");
+            let delay = (at - x.at as Tick) as u32;
+            set_delay(&mut rec.delays, x.letter, delay);
+            self.stats.delay_seconds += delay as u64;
+        }
+        let jobs: Vec<(Waiting, Delays)> = released
+            .iter()
+            .map(|x| (*x, self.tracked[&x.notification].recs.clone()))
+            .collect();
+        let (model, plan, total, seed, replication) = (
+            self.model,
+            self.plan,
+            self.total,
+            self.seed,
+            self.replication,
+        );
+        let reruns: Vec<Vec<Request>> = jobs
+            .par_iter()
+            .map(|(x, delays)| {
+                let key = StreamKey {
+                    seed,
+                    replication,
+                    notification: x.notification as u64,
+                };
+                let n = model.sample_notification(&key, total);
+                let mut out = Vec::new();
+                let mut oracle = Oracle::new(plan, x.notification, delays);
+                oracle.record = Some(&mut out);
+                oracle.only = Some(x.rec);
+                oracle.epoch = delays
+                    .iter()
+                    .find(|r| r.rec == x.rec)
+                    .map_or(0, |r| r.epoch);
+                model.notification_posted(&key, &n, &mut (), &mut oracle, |_, _, _| {});
+                out
+            })
+            .collect();
+        for ((x, _), out) in jobs.iter().zip(reruns) {
+            let t = self.tracked.get_mut(&x.notification).expect("tracked");
+            t.pending += out.len() as u32;
+            for r in out {
+                debug_assert!(r.at as Tick > at);
+                self.queue.push(r);
+            }
+        }
+        // Only now: two recipients of one notification may be released together.
+        for x in &released {
+            self.settle(x.notification);
+        }
+    }
+
+    fn request(&mut self, r: Request) {
+        self.now = r.at as Tick;
+        if let Some(t) = self.tracked.get_mut(&r.notification) {
+            t.pending -= 1;
+            let epoch = t
+                .recs
+                .iter()
+                .find(|x| x.rec == r.rec)
+                .map_or(0, |x| x.epoch);
+            if r.epoch != epoch {
+                self.stats.stale += 1;
+                self.settle(r.notification);
+                return;
+            }
+        }
+        self.stats.requests += 1;
+        let w = self.plan.week_of(self.now);
+        let cap = self.plan.capacity(r.lane, w);
+        let lane = &mut self.lanes[r.lane as usize];
+        if lane.week != w {
+            lane.week = w;
+            lane.used = 0;
+        }
+        if lane.used < cap && lane.backlog.is_empty() {
+            lane.used += 1;
+            if let Some(t) = self.tracked.get_mut(&r.notification) {
+                if let Some(x) = t.recs.iter_mut().find(|x| x.rec == r.rec) {
+                    set_delay(&mut x.delays, r.letter, 0);
+                }
+                self.settle(r.notification);
+            }
+            return;
+        }
+        // The week is full: the letter waits, and what its recipient did after posting
+        // it no longer holds.
+        self.stats.delayed += 1;
+        lane.backlog.push(Reverse(Waiting {
+            class: r.class,
+            at: r.at,
+            notification: r.notification,
+            rec: r.rec,
+            letter: r.letter,
+        }));
+        self.waiting += 1;
+        let t = self.tracked.entry(r.notification).or_insert_with(|| {
+            debug_assert_ne!(
+                r.rank, RERUN,
+                "re-run requests belong to tracked notifications"
+            );
+            Tracked {
+                pending: (r.total - r.rank - 1) as u32,
+                recs: SmallVec::new(),
+            }
+        });
+        t.pending += 1;
+        match t.recs.iter_mut().find(|x| x.rec == r.rec) {
+            Some(x) => x.epoch = x.epoch.wrapping_add(1),
+            None => t.recs.push(RecDelays {
+                rec: r.rec,
+                epoch: 1,
+                delays: SmallVec::new(),
+            }),
+        }
+    }
+
+    /// Once nothing of a notification is pending, it is set aside to be re-tallied.
+    fn settle(&mut self, notification: u32) {
+        if self
+            .tracked
+            .get(&notification)
+            .is_none_or(|t| t.pending > 0)
+        {
+            return;
+        }
+        let t = self.tracked.remove(&notification).expect("tracked");
+        self.to_settle.push((notification, t.recs));
+        if self.to_settle.len() >= SETTLE_BATCH {
+            self.settle_gathered();
+        }
+    }
+
+    /// The tallies with the real delays replace the speculative ones.
+    fn settle_gathered(&mut self) {
+        if self.to_settle.is_empty() {
+            return;
+        }
+        let (model, plan, total, seed, replication) = (
+            self.model,
+            self.plan,
+            self.total,
+            self.seed,
+            self.replication,
+        );
+        let days = model.scenario.horizon_days as usize;
+        let (plus, minus) = self
+            .to_settle
+            .par_iter()
+            .fold(
+                || (Tally::new(days), Tally::new(days)),
+                |(mut plus, mut minus), (notification, delays)| {
+                    let key = StreamKey {
+                        seed,
+                        replication,
+                        notification: *notification as u64,
+                    };
+                    let n = model.sample_notification(&key, total);
+                    for (tally, delays) in [(&mut minus, &[][..]), (&mut plus, &delays[..])] {
+                        let mut oracle = Oracle::new(plan, *notification, delays);
+                        model.notification_posted(&key, &n, &mut (), &mut oracle, |_, s, b| {
+                            tally.count_recipient(model, &n, s, b);
+                        });
+                    }
+                    (plus, minus)
+                },
+            )
+            .reduce(
+                || (Tally::new(days), Tally::new(days)),
+                |(p, m), (p2, m2)| (p.merge(p2), m.merge(m2)),
+            );
+        self.to_settle.clear();
+        let days_plus = std::mem::replace(&mut self.plus, Tally::new(days));
+        self.plus = days_plus.merge(plus);
+        let days_minus = std::mem::replace(&mut self.minus, Tally::new(days));
+        self.minus = days_minus.merge(minus);
+    }
+}
+
+fn set_delay(delays: &mut SmallVec<[u32; 2]>, letter: u16, delay: u32) {
+    let i = letter as usize;
+    if delays.len() <= i {
+        delays.resize(i + 1, 0);
+    }
+    delays[i] = delay;
+}
+
+/// Speculates notifications `first..first + count`: their tally and their requests.
+fn speculate(
+    model: &Model,
+    plan: &CapacityPlan,
+    seed: u64,
+    replication: u32,
+    first: u64,
+    count: u64,
+    total: u64,
+) -> (Tally, Vec<Request>) {
+    let mut tally = Tally::new(model.scenario.horizon_days as usize);
+    let mut requests = Vec::new();
+    let mut mine = Vec::new();
+    for i in first..first + count {
+        let key = StreamKey {
+            seed,
+            replication,
+            notification: i,
+        };
+        let n = model.sample_notification(&key, total);
+        tally.notifications += 1;
+        let mut oracle = Oracle::new(plan, i as u32, &[]);
+        oracle.record = Some(&mut mine);
+        model.notification_posted(&key, &n, &mut (), &mut oracle, |_, send, base| {
+            tally.count_recipient(model, &n, send, base);
+        });
+        mine.sort_unstable();
+        let count = u16::try_from(mine.len()).expect("fewer than 65,535 letters per notification");
+        for (rank, mut r) in mine.drain(..).enumerate() {
+            r.rank = rank as u16;
+            r.total = count;
+            requests.push(r);
+        }
+    }
+    (tally, requests)
+}
+
+/// One replication with postal capacity, in time order; the result does not depend on
+/// the number of threads nor on `batch_chunks`. `progress` gets the notifications
+/// speculated after each batch.
+pub fn simulate_replication(
+    model: &Model,
+    plan: &CapacityPlan,
+    seed: u64,
+    replication: u32,
+    total: u64,
+    batch_chunks: u64,
+    progress: &(dyn Fn(u64) + Sync),
+) -> (Tally, QueueStats) {
+    assert!(
+        total <= u32::MAX as u64,
+        "postal capacity simulates at most {} notifications per replication",
+        u32::MAX
+    );
+    let horizon_days = model.scenario.horizon_days as usize;
+    let batch = batch_chunks.max(1) * CHUNK;
+    let batches = total.div_ceil(batch);
+    let run_batch = |b: u64| {
+        let first = b * batch;
+        let count = batch.min(total - first);
+        let chunks = count.div_ceil(CHUNK);
+        let out = (0..chunks)
+            .into_par_iter()
+            .map(|c| {
+                let f = first + c * CHUNK;
+                let n = CHUNK.min(first + count - f);
+                speculate(model, plan, seed, replication, f, n, total)
+            })
+            .reduce(
+                || (Tally::new(horizon_days), Vec::new()),
+                |(a, mut ra), (b, rb)| {
+                    ra.extend(rb);
+                    (a.merge(b), ra)
+                },
+            );
+        progress(count);
+        out
+    };
+    let mut queue = Queue {
+        model,
+        plan,
+        seed,
+        replication,
+        total,
+        queue: DayQueue::default(),
+        lanes: (0..plan.lanes()).map(|_| Lane::default()).collect(),
+        waiting: 0,
+        now: 0,
+        tracked: HashMap::new(),
+        to_settle: Vec::new(),
+        plus: Tally::new(horizon_days),
+        minus: Tally::new(horizon_days),
+        stats: QueueStats::default(),
+    };
+    let mut tally = Tally::new(horizon_days);
+    let mut pending = (batches > 0).then(|| run_batch(0));
+    for b in 1..=batches {
+        let (t, requests) = pending.take().expect("speculated batch");
+        tally = tally.merge(t);
+        for r in requests {
+            queue.queue.push(r);
+        }
+        // Nothing from batch b or later can ask for a posting before its first arrival.
+        let frontier = if b < batches {
+            model.arrival_slot_start((b * batch) as f64, total)
+        } else {
+            Tick::MAX
+        };
+        let (next, ()) = rayon::join(
+            || (b < batches).then(|| run_batch(b)),
+            || queue.run_until(frontier),
+        );
+        pending = next;
+    }
+    debug_assert!(queue.tracked.is_empty() && queue.waiting == 0);
+    let stats = queue.stats;
+    tally = tally.merge(queue.plus);
+    tally.subtract(&queue.minus);
+    (tally, stats)
+}
