@@ -38,7 +38,8 @@ pub struct LaneSpec {
 pub struct CapacityTable {
     /// Tender carrier name -> capacity table carrier.
     drivers: HashMap<String, String>,
-    pub areas: Vec<(String, String)>,
+    /// CAP prefix, provinces, residents.
+    pub areas: Vec<(String, String, u64)>,
     pub lanes: Vec<LaneSpec>,
     index: HashMap<(String, String), usize>,
 }
@@ -60,7 +61,11 @@ impl CapacityTable {
                 "DRIVER" => {
                     t.drivers.insert(f[1].to_string(), f[2].to_string());
                 }
-                "AREA" => t.areas.push((f[1].to_string(), f[2].to_string())),
+                "AREA" => t.areas.push((
+                    f[1].to_string(),
+                    f[2].to_string(),
+                    f[3].parse().expect("area residents"),
+                )),
                 "CAPACITY" => {
                     let provinces = t
                         .areas
@@ -98,6 +103,12 @@ impl CapacityTable {
     pub fn embedded() -> &'static CapacityTable {
         static TABLE: OnceLock<CapacityTable> = OnceLock::new();
         TABLE.get_or_init(|| CapacityTable::parse(CAPACITY_TSV))
+    }
+
+    /// Residents of the postal area of a CAP.
+    pub fn residents(&self, cap: &str) -> Option<u64> {
+        let prefix = cap.get(..2)?;
+        self.areas.iter().find(|a| a.0 == prefix).map(|a| a.2)
     }
 
     /// The lane of a letter taken by `tender_carrier` to CAP `cap`, if its product is

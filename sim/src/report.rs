@@ -26,6 +26,10 @@ pub struct Counts {
     pub recipients: u64,
     pub payments_send: u64,
     pub payments_baseline: u64,
+    /// SEND letters posted before the horizon that waited for a carrier's weekly
+    /// capacity, and their mean wait in days (0 with capacity off).
+    pub letters_waited_for_capacity: u64,
+    pub mean_capacity_wait_days: f64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -98,6 +102,7 @@ pub fn summary(
         .map(|(name, r)| (name.to_string(), r))
         .collect();
     let reps = tallies.len().max(1) as f64;
+    let waited: u64 = tallies.iter().map(|t| t.send.letters_waited).sum();
     let mut states = serde_json::Map::new();
     for (side, pick) in [("send", 0), ("baseline", 1)] {
         let mut m = serde_json::Map::new();
@@ -123,6 +128,17 @@ pub fn summary(
             recipients: tallies.iter().map(|t| t.send.recipients).sum(),
             payments_send: tallies.iter().map(|t| t.send.paid).sum(),
             payments_baseline: tallies.iter().map(|t| t.baseline.paid).sum(),
+            letters_waited_for_capacity: waited,
+            mean_capacity_wait_days: if waited > 0 {
+                tallies
+                    .iter()
+                    .map(|t| t.send.letter_wait_seconds as f64)
+                    .sum::<f64>()
+                    / waited as f64
+                    / 86_400.0
+            } else {
+                0.0
+            },
         },
         kpis: kpi_map,
         final_states: states,

@@ -45,6 +45,9 @@ pub struct SideTally {
     pub cash_seconds: i128,
     pub letters: [u64; 5],
     pub letter_cents: i64,
+    /// Letters that waited for a carrier's weekly capacity, and for how long in all.
+    pub letters_waited: u64,
+    pub letter_wait_seconds: i64,
     pub pec_sends: u64,
     pub courtesy: [u64; 3],
     /// Payments by whole days from sending.
@@ -107,6 +110,8 @@ impl SideTally {
             self.letters[i] += o.letters[i];
         }
         self.letter_cents += o.letter_cents;
+        self.letters_waited += o.letters_waited;
+        self.letter_wait_seconds += o.letter_wait_seconds;
         self.pec_sends += o.pec_sends;
         for i in 0..3 {
             self.courtesy[i] += o.courtesy[i];
@@ -139,6 +144,8 @@ impl SideTally {
             self.letters[i] -= o.letters[i];
         }
         self.letter_cents -= o.letter_cents;
+        self.letters_waited -= o.letters_waited;
+        self.letter_wait_seconds -= o.letter_wait_seconds;
         self.pec_sends -= o.pec_sends;
         for i in 0..3 {
             self.courtesy[i] -= o.courtesy[i];
@@ -300,6 +307,8 @@ impl Tally {
                 let billed = with_vat(l.cents, prices.paper_vat_percent);
                 s.letters[product_slot(l.product)] += 1;
                 s.letter_cents += l.cents;
+                s.letters_waited += (l.waited > 0) as u64;
+                s.letter_wait_seconds += l.waited;
                 s.body_cost_cents += billed;
             }
             if send.viewed_at.is_some_and(|t| t < h) {

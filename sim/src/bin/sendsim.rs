@@ -196,6 +196,12 @@ fn run(args: RunArgs) -> Result<()> {
     match format {
         Format::Text => {
             print!("{}", text_table(&s));
+            if model.scenario.postal_capacity.enabled {
+                println!(
+                    "\npostal capacity: {} letters waited for a carrier's week, {:.1} days on average",
+                    s.counts.letters_waited_for_capacity, s.counts.mean_capacity_wait_days
+                );
+            }
             println!(
                 "\n{} recipients in {:.2} s ({:.0} recipients/s) · results in {}",
                 recipients,

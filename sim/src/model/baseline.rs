@@ -42,6 +42,7 @@ impl Model {
                 at: 0,
                 product: Product::Ar,
                 cents: 0,
+                waited: 0,
             }; super::outcome::MAX_LETTERS],
             n_letters: 0,
             notified_at: None,
@@ -63,6 +64,7 @@ impl Model {
                         at: posted,
                         product,
                         cents: self.baseline_postage(product),
+                        waited: 0,
                     });
                     let res = self
                         .postal

@@ -145,6 +145,34 @@ pub struct Model {
     pub(crate) payments: [Reaction; 6],
     pub(crate) baseline_dispatch: Sampler,
     pub(crate) baseline_second: Sampler,
+    /// Per zone, the cumulative share of each CAP of `caps_by_zone`: residents of its
+    /// postal area spread evenly over the area's CAPs.
+    pub(crate) cap_cdf: [Vec<f64>; 3],
+}
+
+/// Cumulative sampling weights of the CAPs of each zone (see `Model::cap_cdf`).
+fn cap_weights(prices: &PaperPriceList) -> [Vec<f64>; 3] {
+    let table = crate::capacity::CapacityTable::embedded();
+    let geo = &prices.geo;
+    let mut caps_in_area = std::collections::HashMap::<&str, f64>::new();
+    for cap in &geo.caps {
+        *caps_in_area.entry(&cap[..2]).or_default() += 1.0;
+    }
+    let weight = |cap: &str| {
+        table.residents(cap).unwrap_or(0) as f64
+            / caps_in_area.get(&cap[..2]).copied().unwrap_or(1.0)
+    };
+    std::array::from_fn(|zone| {
+        let caps = &geo.caps_by_zone[zone];
+        let total: f64 = caps.iter().map(|c| weight(&geo.caps[*c as usize])).sum();
+        let mut acc = 0.0;
+        caps.iter()
+            .map(|c| {
+                acc += weight(&geo.caps[*c as usize]) / total;
+                acc
+            })
+            .collect()
+    })
 }
 
 /// Index of view reactions.
@@ -249,7 +277,9 @@ impl Model {
             .iter()
             .map(|t| (t.activation - calendar.start_utc()).num_seconds())
             .collect();
+        let cap_cdf = cap_weights(prices);
         Ok(Model {
+            cap_cdf,
             calendar,
             prices,
             tender_from,
@@ -371,8 +401,9 @@ impl Model {
                 2
             };
             let caps = &self.prices.geo.caps_by_zone[slot];
-            let cap = caps[((u_cap * caps.len() as f64) as usize).min(caps.len() - 1)];
-            PaperAddress::National { cap }
+            let cdf = &self.cap_cdf[slot];
+            let i = cdf.partition_point(|c| *c <= u_cap).min(caps.len() - 1);
+            PaperAddress::National { cap: caps[i] }
         };
         RecipientProfile {
             kind: if company {

@@ -10,9 +10,12 @@ pub const MAX_PEC_SENDS: usize = 6;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Letter {
+    /// Posted (handed to the carrier).
     pub at: Tick,
     pub product: Product,
     pub cents: i64,
+    /// How long it waited, ready, for the carrier's capacity.
+    pub waited: Tick,
 }
 
 /// How the recipient learned of the act, which shapes whether and how fast they pay.
@@ -160,6 +163,7 @@ impl RecipientOutcome {
                 at: 0,
                 product: Product::Ar,
                 cents: 0,
+                waited: 0,
             }; MAX_LETTERS],
             n_letters: 0,
             end: WorkflowEnd::Refused,

@@ -185,6 +185,7 @@ impl<S: TimelineSink> Walk<'_, S> {
             (false, 0) => LetterClass::FirstAttempt,
             _ => LetterClass::SecondAttempt,
         };
+        let mut ready = ready;
         let mut posted = self.post(ready, class, product);
         let sheets = if simple { 1 } else { self.n.terms.sheets };
         let mut resends = 0;
@@ -194,6 +195,7 @@ impl<S: TimelineSink> Walk<'_, S> {
                 at: posted,
                 product,
                 cents,
+                waited: posted - ready,
             });
             let letter_no = self.out.n_letters as u32 - 1;
             let sent = if simple {
@@ -274,7 +276,7 @@ impl<S: TimelineSink> Walk<'_, S> {
                 );
                 if resends < self.m.scenario.paper.max_resends {
                     resends += 1;
-                    let ready = result.at + hours(self.m.paper_preparation.sample(rng));
+                    ready = result.at + hours(self.m.paper_preparation.sample(rng));
                     posted = self.post(ready, LetterClass::Resend, product);
                     continue;
                 }

@@ -16,9 +16,9 @@
 //! earlier than the next batch's first arrival: nothing later can add a request before it.
 
 mod queue;
+mod tracked;
 
-use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap};
+use std::collections::VecDeque;
 
 use rayon::prelude::*;
 use smallvec::SmallVec;
@@ -30,6 +30,7 @@ use crate::run::CHUNK;
 use crate::tally::Tally;
 use crate::time::Tick;
 use queue::DayQueue;
+use tracked::{Delays, RecDelays, Tracked, TrackedSet};
 
 /// Chunks speculated between two passes of the queue (the result does not depend on it).
 pub const BATCH_CHUNKS: u64 = 16;
@@ -55,17 +56,6 @@ struct Request {
     total: u16,
     class: u8,
 }
-
-/// A recipient with a delayed letter: its epoch and the delays known so far (seconds,
-/// by letter index).
-#[derive(Debug, Clone, Default)]
-struct RecDelays {
-    rec: u16,
-    epoch: u16,
-    delays: SmallVec<[u32; 2]>,
-}
-
-type Delays = SmallVec<[RecDelays; 1]>;
 
 /// Posting decisions for one run of one notification: letters with a known delay get
 /// it, the others are posted when ready and, if capacity-bound, queued.
@@ -135,28 +125,32 @@ impl Posting for Oracle<'_> {
     }
 }
 
-/// A notification with a delayed letter, until all its requests are settled.
-struct Tracked {
-    /// Requests of it still queued or waiting in a lane.
-    pending: u32,
-    recs: Delays,
-}
-
-/// A letter waiting in a lane for a later week; ordered by the scenario's priority.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+/// A letter waiting in a lane for a later week.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Waiting {
-    class: u8,
     at: u32,
     notification: u32,
     rec: u16,
     letter: u16,
 }
 
+/// A lane's week and its waiting letters, one first-in first-out line per priority rank
+/// (requests arrive in time order, so each line is in time order).
 #[derive(Default)]
 struct Lane {
     week: usize,
     used: u32,
-    backlog: BinaryHeap<Reverse<Waiting>>,
+    backlog: [VecDeque<Waiting>; 4],
+}
+
+impl Lane {
+    fn is_waiting(&self) -> bool {
+        self.backlog.iter().any(|l| !l.is_empty())
+    }
+
+    fn next_waiting(&mut self) -> Option<Waiting> {
+        self.backlog.iter_mut().find_map(|l| l.pop_front())
+    }
 }
 
 /// What the queue did in one replication.
@@ -185,8 +179,9 @@ struct Queue<'a> {
     lanes: Vec<Lane>,
     waiting: usize,
     now: Tick,
-    tracked: HashMap<u32, Tracked>,
-    to_settle: Vec<(u32, Delays)>,
+    tracked: TrackedSet,
+    /// Settled notifications, their delays, and whether their final tally is counted.
+    to_settle: Vec<(u32, Delays, bool)>,
     plus: Tally,
     minus: Tally,
     stats: QueueStats,
@@ -223,7 +218,7 @@ impl Queue<'_> {
         self.now = at;
         let mut released = Vec::new();
         for lane in 0..self.lanes.len() {
-            if self.lanes[lane].backlog.is_empty() {
+            if !self.lanes[lane].is_waiting() {
                 continue;
             }
             let cap = if at >= self.plan.horizon {
@@ -235,7 +230,7 @@ impl Queue<'_> {
             l.week = w;
             l.used = 0;
             while l.used < cap {
-                let Some(Reverse(x)) = l.backlog.pop() else {
+                let Some(x) = l.next_waiting() else {
                     break;
                 };
                 l.used += 1;
@@ -246,7 +241,7 @@ impl Queue<'_> {
         for x in &released {
             let t = self
                 .tracked
-                .get_mut(&x.notification)
+                .get_mut(x.notification)
                 .expect("waiting letters are tracked");
             t.pending -= 1;
             let rec = t
@@ -258,9 +253,20 @@ impl Queue<'_> {
             set_delay(&mut rec.delays, x.letter, delay);
             self.stats.delay_seconds += delay as u64;
         }
-        let jobs: Vec<(Waiting, Delays)> = released
+        // A notification released once this week with nothing else pending settles
+        // right after its re-run if that queues nothing: the re-run's tally is then its
+        // final one, counted on the spot.
+        let mut releases = rustc_hash::FxHashMap::<u32, u32>::default();
+        for x in &released {
+            *releases.entry(x.notification).or_default() += 1;
+        }
+        let jobs: Vec<(Waiting, Delays, bool)> = released
             .iter()
-            .map(|x| (*x, self.tracked[&x.notification].recs.clone()))
+            .map(|x| {
+                let t = self.tracked.get(x.notification).expect("tracked");
+                let last = t.pending == 0 && releases[&x.notification] == 1;
+                (*x, t.recs.clone(), last)
+            })
             .collect();
         let (model, plan, total, seed, replication) = (
             self.model,
@@ -269,30 +275,54 @@ impl Queue<'_> {
             self.seed,
             self.replication,
         );
-        let reruns: Vec<Vec<Request>> = jobs
+        let days = model.scenario.horizon_days as usize;
+        let (counted, reruns) = jobs
             .par_iter()
-            .map(|(x, delays)| {
-                let key = StreamKey {
-                    seed,
-                    replication,
-                    notification: x.notification as u64,
-                };
-                let n = model.sample_notification(&key, total);
-                let mut out = Vec::new();
-                let mut oracle = Oracle::new(plan, x.notification, delays);
-                oracle.record = Some(&mut out);
-                oracle.only = Some(x.rec);
-                oracle.epoch = delays
-                    .iter()
-                    .find(|r| r.rec == x.rec)
-                    .map_or(0, |r| r.epoch);
-                model.notification_posted(&key, &n, &mut (), &mut oracle, |_, _, _| {});
-                out
-            })
-            .collect();
-        for ((x, _), out) in jobs.iter().zip(reruns) {
-            let t = self.tracked.get_mut(&x.notification).expect("tracked");
+            .fold(
+                || (Tally::new(days), Vec::new()),
+                |(mut tally, mut reruns), (x, delays, last)| {
+                    let key = StreamKey {
+                        seed,
+                        replication,
+                        notification: x.notification as u64,
+                    };
+                    let n = model.sample_notification(&key, total);
+                    let mut out = Vec::new();
+                    let mut outcomes = SmallVec::<[_; 2]>::new();
+                    let mut oracle = Oracle::new(plan, x.notification, delays);
+                    oracle.record = Some(&mut out);
+                    oracle.only = Some(x.rec);
+                    oracle.epoch = delays
+                        .iter()
+                        .find(|r| r.rec == x.rec)
+                        .map_or(0, |r| r.epoch);
+                    model.notification_posted(&key, &n, &mut (), &mut oracle, |_, s, b| {
+                        if *last {
+                            outcomes.push((s.clone(), b.clone()));
+                        }
+                    });
+                    let settled = *last && out.is_empty();
+                    if settled {
+                        for (s, b) in &outcomes {
+                            tally.count_recipient(model, &n, s, b);
+                        }
+                    }
+                    reruns.push((out, settled));
+                    (tally, reruns)
+                },
+            )
+            .reduce(
+                || (Tally::new(days), Vec::new()),
+                |(a, mut ra), (b, rb)| {
+                    ra.extend(rb);
+                    (a.merge(b), ra)
+                },
+            );
+        self.add_plus(counted);
+        for ((x, _, _), (out, settled)) in jobs.iter().zip(reruns) {
+            let t = self.tracked.get_mut(x.notification).expect("tracked");
             t.pending += out.len() as u32;
+            t.counted |= settled;
             for r in out {
                 debug_assert!(r.at as Tick > at);
                 self.queue.push(r);
@@ -306,7 +336,7 @@ impl Queue<'_> {
 
     fn request(&mut self, r: Request) {
         self.now = r.at as Tick;
-        if let Some(t) = self.tracked.get_mut(&r.notification) {
+        if let Some(t) = self.tracked.get_mut(r.notification) {
             t.pending -= 1;
             let epoch = t
                 .recs
@@ -327,9 +357,9 @@ impl Queue<'_> {
             lane.week = w;
             lane.used = 0;
         }
-        if lane.used < cap && lane.backlog.is_empty() {
+        if lane.used < cap && !lane.is_waiting() {
             lane.used += 1;
-            if let Some(t) = self.tracked.get_mut(&r.notification) {
+            if let Some(t) = self.tracked.get_mut(r.notification) {
                 if let Some(x) = t.recs.iter_mut().find(|x| x.rec == r.rec) {
                     set_delay(&mut x.delays, r.letter, 0);
                 }
@@ -340,15 +370,14 @@ impl Queue<'_> {
         // The week is full: the letter waits, and what its recipient did after posting
         // it no longer holds.
         self.stats.delayed += 1;
-        lane.backlog.push(Reverse(Waiting {
-            class: r.class,
+        lane.backlog[r.class as usize].push_back(Waiting {
             at: r.at,
             notification: r.notification,
             rec: r.rec,
             letter: r.letter,
-        }));
+        });
         self.waiting += 1;
-        let t = self.tracked.entry(r.notification).or_insert_with(|| {
+        let t = self.tracked.get_or_insert_with(r.notification, || {
             debug_assert_ne!(
                 r.rank, RERUN,
                 "re-run requests belong to tracked notifications"
@@ -356,6 +385,7 @@ impl Queue<'_> {
             Tracked {
                 pending: (r.total - r.rank - 1) as u32,
                 recs: SmallVec::new(),
+                counted: false,
             }
         });
         t.pending += 1;
@@ -371,15 +401,11 @@ impl Queue<'_> {
 
     /// Once nothing of a notification is pending, it is set aside to be re-tallied.
     fn settle(&mut self, notification: u32) {
-        if self
-            .tracked
-            .get(&notification)
-            .is_none_or(|t| t.pending > 0)
-        {
+        if self.tracked.get(notification).is_none_or(|t| t.pending > 0) {
             return;
         }
-        let t = self.tracked.remove(&notification).expect("tracked");
-        self.to_settle.push((notification, t.recs));
+        let t = self.tracked.remove(notification).expect("tracked");
+        self.to_settle.push((notification, t.recs, t.counted));
         if self.to_settle.len() >= SETTLE_BATCH {
             self.settle_gathered();
         }
@@ -390,6 +416,7 @@ impl Queue<'_> {
         if self.to_settle.is_empty() {
             return;
         }
+
         let (model, plan, total, seed, replication) = (
             self.model,
             self.plan,
@@ -403,14 +430,15 @@ impl Queue<'_> {
             .par_iter()
             .fold(
                 || (Tally::new(days), Tally::new(days)),
-                |(mut plus, mut minus), (notification, delays)| {
+                |(mut plus, mut minus), (notification, delays, counted)| {
                     let key = StreamKey {
                         seed,
                         replication,
                         notification: *notification as u64,
                     };
                     let n = model.sample_notification(&key, total);
-                    for (tally, delays) in [(&mut minus, &[][..]), (&mut plus, &delays[..])] {
+                    let runs = [(&mut minus, &[][..]), (&mut plus, &delays[..])];
+                    for (tally, delays) in runs.into_iter().take(if *counted { 1 } else { 2 }) {
                         let mut oracle = Oracle::new(plan, *notification, delays);
                         model.notification_posted(&key, &n, &mut (), &mut oracle, |_, s, b| {
                             tally.count_recipient(model, &n, s, b);
@@ -424,10 +452,16 @@ impl Queue<'_> {
                 |(p, m), (p2, m2)| (p.merge(p2), m.merge(m2)),
             );
         self.to_settle.clear();
-        let days_plus = std::mem::replace(&mut self.plus, Tally::new(days));
-        self.plus = days_plus.merge(plus);
-        let days_minus = std::mem::replace(&mut self.minus, Tally::new(days));
-        self.minus = days_minus.merge(minus);
+        self.add_plus(plus);
+        let days = model.scenario.horizon_days as usize;
+        let before = std::mem::replace(&mut self.minus, Tally::new(days));
+        self.minus = before.merge(minus);
+    }
+
+    fn add_plus(&mut self, t: Tally) {
+        let days = self.model.scenario.horizon_days as usize;
+        let before = std::mem::replace(&mut self.plus, Tally::new(days));
+        self.plus = before.merge(t);
     }
 }
 
@@ -500,20 +534,14 @@ pub fn simulate_replication(
         let first = b * batch;
         let count = batch.min(total - first);
         let chunks = count.div_ceil(CHUNK);
-        let out = (0..chunks)
+        let out: Vec<(Tally, Vec<Request>)> = (0..chunks)
             .into_par_iter()
             .map(|c| {
                 let f = first + c * CHUNK;
                 let n = CHUNK.min(first + count - f);
                 speculate(model, plan, seed, replication, f, n, total)
             })
-            .reduce(
-                || (Tally::new(horizon_days), Vec::new()),
-                |(a, mut ra), (b, rb)| {
-                    ra.extend(rb);
-                    (a.merge(b), ra)
-                },
-            );
+            .collect();
         progress(count);
         out
     };
@@ -527,7 +555,7 @@ pub fn simulate_replication(
         lanes: (0..plan.lanes()).map(|_| Lane::default()).collect(),
         waiting: 0,
         now: 0,
-        tracked: HashMap::new(),
+        tracked: TrackedSet::new(total as usize),
         to_settle: Vec::new(),
         plus: Tally::new(horizon_days),
         minus: Tally::new(horizon_days),
@@ -536,10 +564,11 @@ pub fn simulate_replication(
     let mut tally = Tally::new(horizon_days);
     let mut pending = (batches > 0).then(|| run_batch(0));
     for b in 1..=batches {
-        let (t, requests) = pending.take().expect("speculated batch");
-        tally = tally.merge(t);
-        for r in requests {
-            queue.queue.push(r);
+        for (t, requests) in pending.take().expect("speculated batch") {
+            tally = tally.merge(t);
+            for r in requests {
+                queue.queue.push(r);
+            }
         }
         // Nothing from batch b or later can ask for a posting before its first arrival.
         let frontier = if b < batches {
