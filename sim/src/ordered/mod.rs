@@ -19,6 +19,7 @@ mod queue;
 mod tracked;
 
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use rayon::prelude::*;
 use smallvec::SmallVec;
@@ -27,6 +28,7 @@ use crate::capacity::CapacityPlan;
 use crate::model::{Model, PostRequest, Posting};
 use crate::rng::StreamKey;
 use crate::run::CHUNK;
+use crate::scenario::LetterClass;
 use crate::tally::Tally;
 use crate::time::Tick;
 use queue::DayQueue;
@@ -180,8 +182,10 @@ struct Queue<'a> {
     waiting: usize,
     now: Tick,
     tracked: TrackedSet,
-    /// Settled notifications, their delays, and whether their final tally is counted.
-    to_settle: Vec<(u32, Delays, bool)>,
+    /// Settled notifications and their delays.
+    to_settle: Vec<(u32, Tracked)>,
+    /// Lanes with letters waiting, as the speculating threads see them.
+    saturated: &'a [AtomicBool],
     plus: Tally,
     minus: Tally,
     stats: QueueStats,
@@ -236,9 +240,13 @@ impl Queue<'_> {
                 l.used += 1;
                 released.push(x);
             }
+            self.saturated[lane].store(l.is_waiting(), Ordering::Relaxed);
         }
         self.waiting -= released.len();
-        for x in &released {
+        // In index order: cheaper lookups, and one notification's releases side by side.
+        released.sort_unstable_by_key(|x| (x.notification, x.rec, x.letter));
+        let mut jobs: Vec<(Waiting, Delays, bool)> = Vec::with_capacity(released.len());
+        for (i, x) in released.iter().enumerate() {
             let t = self
                 .tracked
                 .get_mut(x.notification)
@@ -252,22 +260,15 @@ impl Queue<'_> {
             let delay = (at - x.at as Tick) as u32;
             set_delay(&mut rec.delays, x.letter, delay);
             self.stats.delay_seconds += delay as u64;
+            // Released alone with nothing else pending, the notification settles right
+            // after its re-run if that queues nothing: the re-run's tally is then its
+            // final one, counted on the spot.
+            let alone = (i == 0 || released[i - 1].notification != x.notification)
+                && released
+                    .get(i + 1)
+                    .is_none_or(|y| y.notification != x.notification);
+            jobs.push((*x, t.recs.clone(), alone && t.pending == 0));
         }
-        // A notification released once this week with nothing else pending settles
-        // right after its re-run if that queues nothing: the re-run's tally is then its
-        // final one, counted on the spot.
-        let mut releases = rustc_hash::FxHashMap::<u32, u32>::default();
-        for x in &released {
-            *releases.entry(x.notification).or_default() += 1;
-        }
-        let jobs: Vec<(Waiting, Delays, bool)> = released
-            .iter()
-            .map(|x| {
-                let t = self.tracked.get(x.notification).expect("tracked");
-                let last = t.pending == 0 && releases[&x.notification] == 1;
-                (*x, t.recs.clone(), last)
-            })
-            .collect();
         let (model, plan, total, seed, replication) = (
             self.model,
             self.plan,
@@ -319,25 +320,40 @@ impl Queue<'_> {
                 },
             );
         self.add_plus(counted);
-        for ((x, _, _), (out, settled)) in jobs.iter().zip(reruns) {
-            let t = self.tracked.get_mut(x.notification).expect("tracked");
-            t.pending += out.len() as u32;
-            t.counted |= settled;
-            for r in out {
-                debug_assert!(r.at as Tick > at);
-                self.queue.push(r);
+        // One notification's re-runs all queue their requests before it may settle.
+        let mut i = 0;
+        let mut reruns = reruns.into_iter();
+        while i < jobs.len() {
+            let notification = jobs[i].0.notification;
+            let (mut added, mut counted) = (0, false);
+            while jobs
+                .get(i)
+                .is_some_and(|j| j.0.notification == notification)
+            {
+                let (out, settled) = reruns.next().expect("one re-run per job");
+                added += out.len() as u32;
+                counted |= settled;
+                for r in out {
+                    debug_assert!(r.at as Tick > at);
+                    self.queue.push(r);
+                }
+                i += 1;
             }
-        }
-        // Only now: two recipients of one notification may be released together.
-        for x in &released {
-            self.settle(x.notification);
+            let done = self.tracked.update(notification, |t| {
+                t.pending += added;
+                t.counted |= counted;
+            });
+            if let Some(((), Some(t))) = done {
+                self.to_settle(notification, t);
+            }
         }
     }
 
     fn request(&mut self, r: Request) {
         self.now = r.at as Tick;
-        if let Some(t) = self.tracked.get_mut(r.notification) {
-            t.pending -= 1;
+        let tracked = self.tracked.has(r.notification);
+        if tracked {
+            let t = self.tracked.get_mut(r.notification).expect("tracked");
             let epoch = t
                 .recs
                 .iter()
@@ -345,7 +361,10 @@ impl Queue<'_> {
                 .map_or(0, |x| x.epoch);
             if r.epoch != epoch {
                 self.stats.stale += 1;
-                self.settle(r.notification);
+                if let Some(((), Some(t))) = self.tracked.update(r.notification, |t| t.pending -= 1)
+                {
+                    self.to_settle(r.notification, t);
+                }
                 return;
             }
         }
@@ -359,17 +378,24 @@ impl Queue<'_> {
         }
         if lane.used < cap && !lane.is_waiting() {
             lane.used += 1;
-            if let Some(t) = self.tracked.get_mut(r.notification) {
-                if let Some(x) = t.recs.iter_mut().find(|x| x.rec == r.rec) {
-                    set_delay(&mut x.delays, r.letter, 0);
+            if tracked {
+                let done = self.tracked.update(r.notification, |t| {
+                    t.pending -= 1;
+                    if let Some(x) = t.recs.iter_mut().find(|x| x.rec == r.rec) {
+                        set_delay(&mut x.delays, r.letter, 0);
+                    }
+                });
+                if let Some(((), Some(t))) = done {
+                    self.to_settle(r.notification, t);
                 }
-                self.settle(r.notification);
             }
             return;
         }
         // The week is full: the letter waits, and what its recipient did after posting
-        // it no longer holds.
+        // it no longer holds. (A tracked notification's pending count is unchanged: this
+        // request leaves the queue and joins the lane.)
         self.stats.delayed += 1;
+        self.saturated[r.lane as usize].store(true, Ordering::Relaxed);
         lane.backlog[r.class as usize].push_back(Waiting {
             at: r.at,
             notification: r.notification,
@@ -383,12 +409,12 @@ impl Queue<'_> {
                 "re-run requests belong to tracked notifications"
             );
             Tracked {
-                pending: (r.total - r.rank - 1) as u32,
+                pending: (r.total - r.rank) as u32,
                 recs: SmallVec::new(),
                 counted: false,
+                deferred: false,
             }
         });
-        t.pending += 1;
         match t.recs.iter_mut().find(|x| x.rec == r.rec) {
             Some(x) => x.epoch = x.epoch.wrapping_add(1),
             None => t.recs.push(RecDelays {
@@ -399,13 +425,9 @@ impl Queue<'_> {
         }
     }
 
-    /// Once nothing of a notification is pending, it is set aside to be re-tallied.
-    fn settle(&mut self, notification: u32) {
-        if self.tracked.get(notification).is_none_or(|t| t.pending > 0) {
-            return;
-        }
-        let t = self.tracked.remove(notification).expect("tracked");
-        self.to_settle.push((notification, t.recs, t.counted));
+    /// A notification with nothing pending is set aside to be re-tallied.
+    fn to_settle(&mut self, notification: u32, t: Tracked) {
+        self.to_settle.push((notification, t));
         if self.to_settle.len() >= SETTLE_BATCH {
             self.settle_gathered();
         }
@@ -430,15 +452,20 @@ impl Queue<'_> {
             .par_iter()
             .fold(
                 || (Tally::new(days), Tally::new(days)),
-                |(mut plus, mut minus), (notification, delays, counted)| {
+                |(mut plus, mut minus), (notification, t)| {
                     let key = StreamKey {
                         seed,
                         replication,
                         notification: *notification as u64,
                     };
                     let n = model.sample_notification(&key, total);
-                    let runs = [(&mut minus, &[][..]), (&mut plus, &delays[..])];
-                    for (tally, delays) in runs.into_iter().take(if *counted { 1 } else { 2 }) {
+                    // The speculative tally comes out unless it was deferred; the final one
+                    // goes in unless a re-run counted it.
+                    let runs = [
+                        (!t.deferred).then_some((&mut minus, &[][..])),
+                        (!t.counted).then_some((&mut plus, &t.recs[..])),
+                    ];
+                    for (tally, delays) in runs.into_iter().flatten() {
                         let mut oracle = Oracle::new(plan, *notification, delays);
                         model.notification_posted(&key, &n, &mut (), &mut oracle, |_, s, b| {
                             tally.count_recipient(model, &n, s, b);
@@ -473,19 +500,30 @@ fn set_delay(delays: &mut SmallVec<[u32; 2]>, letter: u16, delay: u32) {
     delays[i] = delay;
 }
 
-/// Speculates notifications `first..first + count`: their tally and their requests.
+/// What speculating a chunk yields: its tally, its requests, and the notifications
+/// whose tally was deferred, with their request counts.
+type Speculated = (Tally, Vec<Request>, Vec<(u32, u32)>);
+
+/// Speculates notifications `first..first + count`: their tally and their requests. A
+/// notification with a recipient in a lane that has letters waiting will most likely
+/// wait too, so its tally is deferred to when it settles rather than counted now and
+/// replaced then. Which notifications are deferred depends on timing, the tally does not.
+#[allow(clippy::too_many_arguments)]
 fn speculate(
     model: &Model,
     plan: &CapacityPlan,
+    saturated: &[AtomicBool],
     seed: u64,
     replication: u32,
     first: u64,
     count: u64,
     total: u64,
-) -> (Tally, Vec<Request>) {
+) -> Speculated {
     let mut tally = Tally::new(model.scenario.horizon_days as usize);
     let mut requests = Vec::new();
+    let mut deferred = Vec::new();
     let mut mine = Vec::new();
+    let mut outcomes = Vec::new();
     for i in first..first + count {
         let key = StreamKey {
             seed,
@@ -494,20 +532,45 @@ fn speculate(
         };
         let n = model.sample_notification(&key, total);
         tally.notifications += 1;
+        let likely_to_wait = n.recipients.iter().enumerate().any(|(rec, r)| {
+            plan.lane(&PostRequest {
+                rec: rec as u32,
+                letter: 0,
+                ready: n.sent_at,
+                class: LetterClass::FirstAttempt,
+                product: model.product_for(&n.terms, r),
+                address: r.address,
+            })
+            .is_some_and(|lane| saturated[lane as usize].load(Ordering::Relaxed))
+        });
         let mut oracle = Oracle::new(plan, i as u32, &[]);
         oracle.record = Some(&mut mine);
         model.notification_posted(&key, &n, &mut (), &mut oracle, |_, send, base| {
-            tally.count_recipient(model, &n, send, base);
+            if likely_to_wait {
+                outcomes.push((send.clone(), base.clone()));
+            } else {
+                tally.count_recipient(model, &n, send, base);
+            }
         });
-        mine.sort_unstable();
         let count = u16::try_from(mine.len()).expect("fewer than 65,535 letters per notification");
+        if likely_to_wait {
+            if mine.is_empty() {
+                for (send, base) in &outcomes {
+                    tally.count_recipient(model, &n, send, base);
+                }
+            } else {
+                deferred.push((i as u32, count as u32));
+            }
+            outcomes.clear();
+        }
+        mine.sort_unstable();
         for (rank, mut r) in mine.drain(..).enumerate() {
             r.rank = rank as u16;
             r.total = count;
             requests.push(r);
         }
     }
-    (tally, requests)
+    (tally, requests, deferred)
 }
 
 /// One replication with postal capacity, in time order; the result does not depend on
@@ -530,16 +593,17 @@ pub fn simulate_replication(
     let horizon_days = model.scenario.horizon_days as usize;
     let batch = batch_chunks.max(1) * CHUNK;
     let batches = total.div_ceil(batch);
+    let saturated: Vec<AtomicBool> = (0..plan.lanes()).map(|_| AtomicBool::new(false)).collect();
     let run_batch = |b: u64| {
         let first = b * batch;
         let count = batch.min(total - first);
         let chunks = count.div_ceil(CHUNK);
-        let out: Vec<(Tally, Vec<Request>)> = (0..chunks)
+        let out: Vec<Speculated> = (0..chunks)
             .into_par_iter()
             .map(|c| {
                 let f = first + c * CHUNK;
                 let n = CHUNK.min(first + count - f);
-                speculate(model, plan, seed, replication, f, n, total)
+                speculate(model, plan, &saturated, seed, replication, f, n, total)
             })
             .collect();
         progress(count);
@@ -557,6 +621,7 @@ pub fn simulate_replication(
         now: 0,
         tracked: TrackedSet::new(total as usize),
         to_settle: Vec::new(),
+        saturated: &saturated,
         plus: Tally::new(horizon_days),
         minus: Tally::new(horizon_days),
         stats: QueueStats::default(),
@@ -564,8 +629,16 @@ pub fn simulate_replication(
     let mut tally = Tally::new(horizon_days);
     let mut pending = (batches > 0).then(|| run_batch(0));
     for b in 1..=batches {
-        for (t, requests) in pending.take().expect("speculated batch") {
+        for (t, requests, deferred) in pending.take().expect("speculated batch") {
             tally = tally.merge(t);
+            for (notification, count) in deferred {
+                queue.tracked.get_or_insert_with(notification, || Tracked {
+                    pending: count,
+                    recs: SmallVec::new(),
+                    counted: false,
+                    deferred: true,
+                });
+            }
             for r in requests {
                 queue.queue.push(r);
             }

@@ -3,6 +3,7 @@
 //! "tracked?" without probing the map.
 
 use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 use std::hash::{BuildHasherDefault, Hasher};
 
 use smallvec::SmallVec;
@@ -48,6 +49,8 @@ pub(super) struct Tracked {
     pub recs: Delays,
     /// Its final tally is already counted (a re-run that settled it).
     pub counted: bool,
+    /// Its speculative tally was never counted.
+    pub deferred: bool,
 }
 
 pub(super) struct TrackedSet {
@@ -64,12 +67,8 @@ impl TrackedSet {
     }
 
     #[inline]
-    fn has(&self, n: u32) -> bool {
+    pub fn has(&self, n: u32) -> bool {
         self.bits[n as usize / 64] >> (n % 64) & 1 == 1
-    }
-
-    pub fn get(&self, n: u32) -> Option<&Tracked> {
-        if self.has(n) { self.map.get(&n) } else { None }
     }
 
     pub fn get_mut(&mut self, n: u32) -> Option<&mut Tracked> {
@@ -85,9 +84,25 @@ impl TrackedSet {
         self.map.entry(n).or_insert_with(f)
     }
 
-    pub fn remove(&mut self, n: u32) -> Option<Tracked> {
+    /// Applies `f` to a tracked notification; if nothing of it is pending afterwards, it
+    /// is no longer tracked and is returned.
+    pub fn update<R>(
+        &mut self,
+        n: u32,
+        f: impl FnOnce(&mut Tracked) -> R,
+    ) -> Option<(R, Option<Tracked>)> {
+        if !self.has(n) {
+            return None;
+        }
+        let Entry::Occupied(mut o) = self.map.entry(n) else {
+            return None;
+        };
+        let r = f(o.get_mut());
+        if o.get().pending > 0 {
+            return Some((r, None));
+        }
         self.bits[n as usize / 64] &= !(1 << (n % 64));
-        self.map.remove(&n)
+        Some((r, Some(o.remove())))
     }
 
     pub fn is_empty(&self) -> bool {
