@@ -344,7 +344,7 @@ impl Queue<'_> {
                 t.counted |= counted;
             });
             if let Some(((), Some(t))) = done {
-                self.to_settle(notification, t);
+                self.set_aside(notification, t);
             }
         }
     }
@@ -363,7 +363,7 @@ impl Queue<'_> {
                 self.stats.stale += 1;
                 if let Some(((), Some(t))) = self.tracked.update(r.notification, |t| t.pending -= 1)
                 {
-                    self.to_settle(r.notification, t);
+                    self.set_aside(r.notification, t);
                 }
                 return;
             }
@@ -386,7 +386,7 @@ impl Queue<'_> {
                     }
                 });
                 if let Some(((), Some(t))) = done {
-                    self.to_settle(r.notification, t);
+                    self.set_aside(r.notification, t);
                 }
             }
             return;
@@ -426,7 +426,7 @@ impl Queue<'_> {
     }
 
     /// A notification with nothing pending is set aside to be re-tallied.
-    fn to_settle(&mut self, notification: u32, t: Tracked) {
+    fn set_aside(&mut self, notification: u32, t: Tracked) {
         self.to_settle.push((notification, t));
         if self.to_settle.len() >= SETTLE_BATCH {
             self.settle_gathered();
