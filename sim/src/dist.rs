@@ -239,10 +239,13 @@ impl Dist {
             Dist::Uniform { min, max } => Sampler::Uniform(*min, max - min),
             Dist::Exponential { mean } => Sampler::Exponential(*mean),
             Dist::Lognormal { median, sigma } if *sigma > 0.0 => {
-                let table = (0..=TABLE_POINTS)
-                    .map(|i| {
-                        let u = TABLE_LO + (TABLE_HI - TABLE_LO) * i as f64 / TABLE_POINTS as f64;
-                        median * (sigma * probit(u)).exp()
+                let table = TABLE_SEGMENTS
+                    .iter()
+                    .flat_map(|&(lo, hi, points)| {
+                        (0..=points).map(move |i| {
+                            let u = lo + (hi - lo) * i as f64 / points as f64;
+                            median * (sigma * probit(u)).exp()
+                        })
                     })
                     .collect();
                 Sampler::LognormalTable(*median, *sigma, table)
@@ -289,7 +292,8 @@ pub enum Sampler {
     Uniform(f64, f64),
     Exponential(f64),
     Lognormal(f64, f64),
-    /// Median, sigma, and the quantile function tabulated on [TABLE_LO, TABLE_HI].
+    /// Median, sigma, and the quantile function tabulated on `TABLE_SEGMENTS` (one
+    /// after the other, each with its end points).
     LognormalTable(f64, f64, std::sync::Arc<[f64]>),
     Gamma(rand_distr::Gamma<f64>),
     /// 1/shape, scale
@@ -299,12 +303,27 @@ pub enum Sampler {
     Mixture(Vec<(f64, Sampler)>),
 }
 
-/// Lognormal quantiles are tabulated between these probabilities and interpolated
-/// linearly (relative error below 2e-4 there for sigma up to 1.5; exact outside): the simulator draws
-/// millions of them per second.
-const TABLE_LO: f64 = 0.05;
-const TABLE_HI: f64 = 0.95;
-const TABLE_POINTS: usize = 512;
+/// Lognormal quantiles are tabulated on these probability segments (from, to, intervals)
+/// and interpolated linearly (relative error below 2e-4 for sigma up to 1.5; exact
+/// outside): the simulator draws millions of them per second. The body comes first,
+/// since most draws fall in it.
+const TABLE_SEGMENTS: [(f64, f64, usize); 3] =
+    [(0.05, 0.95, 512), (0.005, 0.05, 256), (0.95, 0.995, 256)];
+
+/// Linear interpolation in segment `k` of a lognormal table, if `u` falls in it.
+#[inline]
+fn in_segment(table: &[f64], k: usize, u: f64) -> Option<f64> {
+    let (lo, hi, points) = TABLE_SEGMENTS[k];
+    if !(lo..hi).contains(&u) {
+        return None;
+    }
+    let offset: usize = TABLE_SEGMENTS[..k].iter().map(|s| s.2 + 1).sum();
+    let x = (u - lo) * (points as f64 / (hi - lo));
+    let i = (x as usize).min(points - 1);
+    let f = x - i as f64;
+    let t = &table[offset + i..offset + i + 2];
+    Some(t[0] + (t[1] - t[0]) * f)
+}
 
 /// Inverse of the standard normal CDF: Wichura's algorithm AS 241 (PPND16, Applied
 /// Statistics 37, 1988), accurate to about 1e-16. statrs' `erf_inv` gives the same
@@ -438,16 +457,10 @@ impl Sampler {
                     median * (sigma * probit(u.clamp(1e-300, 1.0 - 1e-16))).exp()
                 }
             }
-            Sampler::LognormalTable(median, sigma, table) => {
-                if (TABLE_LO..TABLE_HI).contains(&u) {
-                    let x = (u - TABLE_LO) * (TABLE_POINTS as f64 / (TABLE_HI - TABLE_LO));
-                    let i = (x as usize).min(TABLE_POINTS - 1);
-                    let f = x - i as f64;
-                    table[i] + (table[i + 1] - table[i]) * f
-                } else {
-                    median * (sigma * probit(u.clamp(1e-300, 1.0 - 1e-16))).exp()
-                }
-            }
+            Sampler::LognormalTable(median, sigma, table) => in_segment(table, 0, u)
+                .or_else(|| in_segment(table, 1, u))
+                .or_else(|| in_segment(table, 2, u))
+                .unwrap_or_else(|| median * (sigma * probit(u.clamp(1e-300, 1.0 - 1e-16))).exp()),
             Sampler::Weibull(inv_shape, scale) => scale * (-(-u).ln_1p()).powf(*inv_shape),
             Sampler::Empirical(points) => {
                 let i = points.partition_point(|p| p[1] <= u);

@@ -308,7 +308,7 @@ impl Tally {
                 s.letters[product_slot(l.product)] += 1;
                 s.letter_cents += l.cents;
                 s.letters_waited += (l.waited > 0) as u64;
-                s.letter_wait_seconds += l.waited;
+                s.letter_wait_seconds += l.waited as i64;
                 s.body_cost_cents += billed;
             }
             if send.viewed_at.is_some_and(|t| t < h) {

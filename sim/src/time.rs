@@ -11,8 +11,15 @@ pub const MINUTE: Tick = 60;
 pub const HOUR: Tick = 3600;
 pub const DAY: Tick = 86_400;
 
+/// Rounds to the nearest integer, half away from zero, as `f64::round` does (written
+/// out because `f64::round` is a libm call on a hot path).
+#[inline]
+pub fn round_half_away(x: f64) -> f64 {
+    to_ticks(x) as f64
+}
+
 /// Converts a duration in a scenario unit to ticks, rounding to the nearest second
-/// (half away from zero; written out because `f64::round` is a libm call on a hot path).
+/// (half away from zero).
 #[inline]
 fn to_ticks(x: f64) -> Tick {
     if x >= 0.0 {

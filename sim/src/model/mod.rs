@@ -15,7 +15,7 @@ use crate::dist::{Sampler, unit};
 use crate::prices::{PaperAddress, PaperPriceList, Product, Zone};
 use crate::rng::{Purpose, StreamKey};
 use crate::scenario::{FeePolicy, PhysicalCommunicationType, Scenario};
-use crate::time::{Calendar, DAY, Tick, days, hours};
+use crate::time::{Calendar, DAY, Tick, days, hours, round_half_away};
 
 pub use outcome::{BaselineOutcome, FinalState, Letter, PaymentOutcome, RecipientOutcome};
 pub use timeline::{Category, TimelineElement, TimelineSink};
@@ -145,13 +145,17 @@ pub struct Model {
     pub(crate) payments: [Reaction; 6],
     pub(crate) baseline_dispatch: Sampler,
     pub(crate) baseline_second: Sampler,
-    /// Per zone, the cumulative share of each CAP of `caps_by_zone`: residents of its
-    /// postal area spread evenly over the area's CAPs.
-    pub(crate) cap_cdf: [Vec<f64>; 3],
+    /// Per zone, the cumulative share of each CAP of `caps_by_zone` (residents of its
+    /// postal area spread evenly over the area's CAPs), and a guide table into it.
+    pub(crate) cap_cdf: [(Vec<f64>, Vec<u32>); 3],
 }
 
-/// Cumulative sampling weights of the CAPs of each zone (see `Model::cap_cdf`).
-fn cap_weights(prices: &PaperPriceList) -> [Vec<f64>; 3] {
+/// Entries of the CAP guide tables.
+const CAP_GUIDE: usize = 4096;
+
+/// Cumulative sampling weights of the CAPs of each zone, with their guide tables (see
+/// `Model::cap_cdf`).
+fn cap_weights(prices: &PaperPriceList) -> [(Vec<f64>, Vec<u32>); 3] {
     let table = crate::capacity::CapacityTable::embedded();
     let geo = &prices.geo;
     let mut caps_in_area = std::collections::HashMap::<&str, f64>::new();
@@ -166,12 +170,20 @@ fn cap_weights(prices: &PaperPriceList) -> [Vec<f64>; 3] {
         let caps = &geo.caps_by_zone[zone];
         let total: f64 = caps.iter().map(|c| weight(&geo.caps[*c as usize])).sum();
         let mut acc = 0.0;
-        caps.iter()
+        let cdf: Vec<f64> = caps
+            .iter()
             .map(|c| {
                 acc += weight(&geo.caps[*c as usize]) / total;
                 acc
             })
-            .collect()
+            .collect();
+        let guide = (0..CAP_GUIDE)
+            .map(|j| {
+                let i = cdf.partition_point(|c| *c <= j as f64 / CAP_GUIDE as f64);
+                i.min(cdf.len() - 1) as u32
+            })
+            .collect();
+        (cdf, guide)
     })
 }
 
@@ -337,11 +349,11 @@ impl Model {
             .find(|a| u_act < a.cum_share)
             .unwrap_or_else(|| self.acts.last().expect("at least one act"));
         let u_amount = unit(&mut rng);
-        let sheets = act.sheets.sample(&mut rng).round().max(1.0) as u32;
-        let count = self.per_notification.sample(&mut rng).round().max(1.0) as u32;
+        let sheets = round_half_away(act.sheets.sample(&mut rng)).max(1.0) as u32;
+        let count = round_half_away(self.per_notification.sample(&mut rng)).max(1.0) as u32;
         let mut terms = act.terms.clone();
         terms.amount_cents = if terms.has_payment_notice {
-            act.amount.at(u_amount).round().max(0.0) as i64
+            round_half_away(act.amount.at(u_amount)).max(0.0) as i64
         } else {
             0
         };
@@ -401,8 +413,12 @@ impl Model {
                 2
             };
             let caps = &self.prices.geo.caps_by_zone[slot];
-            let cdf = &self.cap_cdf[slot];
-            let i = cdf.partition_point(|c| *c <= u_cap).min(caps.len() - 1);
+            let (cdf, guide) = &self.cap_cdf[slot];
+            // The guide table jumps to the first CAP whose share may hold u_cap.
+            let mut i = guide[((u_cap * CAP_GUIDE as f64) as usize).min(CAP_GUIDE - 1)] as usize;
+            while i + 1 < caps.len() && cdf[i] <= u_cap {
+                i += 1;
+            }
             PaperAddress::National { cap: caps[i] }
         };
         RecipientProfile {
@@ -428,7 +444,7 @@ impl Model {
     /// Validation: accepted or refused, and when.
     pub fn validate(&self, key: &StreamKey, n: &NotificationInput) -> Verdict {
         let mut rng = key.stream(0, Purpose::Validation);
-        let delay = (self.validation_delay.sample(&mut rng).max(1.0)).round() as Tick;
+        let delay = round_half_away(self.validation_delay.sample(&mut rng).max(1.0)) as Tick;
         let u_refuse = unit(&mut rng);
         let u_reason = unit(&mut rng);
         let at = n.sent_at + delay;

@@ -14,8 +14,8 @@ pub struct Letter {
     pub at: Tick,
     pub product: Product,
     pub cents: i64,
-    /// How long it waited, ready, for the carrier's capacity.
-    pub waited: Tick,
+    /// Seconds it waited, ready, for the carrier's capacity.
+    pub waited: u32,
 }
 
 /// How the recipient learned of the act, which shapes whether and how fast they pay.

@@ -195,7 +195,7 @@ impl<S: TimelineSink> Walk<'_, S> {
                 at: posted,
                 product,
                 cents,
-                waited: posted - ready,
+                waited: u32::try_from(posted - ready).expect("a letter waits less than 136 years"),
             });
             let letter_no = self.out.n_letters as u32 - 1;
             let sent = if simple {

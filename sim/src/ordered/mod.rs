@@ -15,7 +15,7 @@
 //! be speculated (in parallel with the queue) while the queue works through every request
 //! earlier than the next batch's first arrival: nothing later can add a request before it.
 
-mod queue;
+pub mod queue;
 mod tracked;
 
 use std::collections::VecDeque;
@@ -31,7 +31,7 @@ use crate::run::CHUNK;
 use crate::scenario::LetterClass;
 use crate::tally::Tally;
 use crate::time::Tick;
-use queue::DayQueue;
+use queue::{DayQueue, Timed};
 use tracked::{Delays, RecDelays, Tracked, TrackedSet};
 
 /// Chunks speculated between two passes of the queue (the result does not depend on it).
@@ -57,6 +57,13 @@ struct Request {
     /// The notification's first-pass requests.
     total: u16,
     class: u8,
+}
+
+impl Timed for Request {
+    #[inline]
+    fn at(&self) -> u32 {
+        self.at
+    }
 }
 
 /// Posting decisions for one run of one notification: letters with a known delay get
@@ -177,7 +184,7 @@ struct Queue<'a> {
     seed: u64,
     replication: u32,
     total: u64,
-    queue: DayQueue,
+    queue: DayQueue<Request>,
     lanes: Vec<Lane>,
     waiting: usize,
     now: Tick,

@@ -1,29 +1,44 @@
-//! The queue of posting requests in time order: a bucket per day, sorted when its day
-//! comes (cheaper than a heap over everything in flight, and a day's memory is freed
-//! once it is done), and a small heap for requests that arrive for the day in progress.
+//! The event queue of the time-ordered run: a bucket per day, sorted when its day comes
+//! (cheaper than a heap over everything in flight, and a day's memory is freed once it is
+//! done), and a small heap for events that arrive for the day in progress.
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, VecDeque};
 
-use super::Request;
-
 const DAY: u32 = 86_400;
 
-#[derive(Default)]
-pub(super) struct DayQueue {
-    /// Day of `buckets[0]`.
-    base: u32,
-    buckets: VecDeque<Vec<Request>>,
-    /// The day in progress, whose requests are in `sorted[next..]` and `today`.
-    current: Option<u32>,
-    sorted: Vec<Request>,
-    next: usize,
-    today: BinaryHeap<Reverse<Request>>,
+/// An event with an instant in seconds; its order (`Ord`) must put earlier instants first.
+pub trait Timed: Ord + Copy {
+    fn at(&self) -> u32;
 }
 
-impl DayQueue {
-    pub(super) fn push(&mut self, r: Request) {
-        let day = r.at / DAY;
+pub struct DayQueue<T> {
+    /// Day of `buckets[0]`.
+    base: u32,
+    buckets: VecDeque<Vec<T>>,
+    /// The day in progress, whose events are in `sorted[next..]` and `today`.
+    current: Option<u32>,
+    sorted: Vec<T>,
+    next: usize,
+    today: BinaryHeap<Reverse<T>>,
+}
+
+impl<T> Default for DayQueue<T> {
+    fn default() -> Self {
+        DayQueue {
+            base: 0,
+            buckets: VecDeque::new(),
+            current: None,
+            sorted: Vec::new(),
+            next: 0,
+            today: BinaryHeap::new(),
+        }
+    }
+}
+
+impl<T: Timed> DayQueue<T> {
+    pub fn push(&mut self, r: T) {
+        let day = r.at() / DAY;
         if self.current.is_some_and(|c| day <= c) {
             self.today.push(Reverse(r));
             return;
@@ -42,8 +57,8 @@ impl DayQueue {
         self.buckets[i].push(r);
     }
 
-    /// The earliest request.
-    pub(super) fn peek(&mut self) -> Option<Request> {
+    /// The earliest event.
+    pub fn peek(&mut self) -> Option<T> {
         loop {
             let a = self.sorted.get(self.next).copied();
             let b = self.today.peek().map(|r| r.0);
@@ -68,7 +83,7 @@ impl DayQueue {
         }
     }
 
-    pub(super) fn pop(&mut self) -> Option<Request> {
+    pub fn pop(&mut self) -> Option<T> {
         let r = self.peek()?;
         if self.sorted.get(self.next) == Some(&r) {
             self.next += 1;
@@ -83,12 +98,20 @@ impl DayQueue {
 mod tests {
     use super::*;
 
-    fn req(at: u32, notification: u32) -> Request {
-        Request {
-            at,
-            notification,
-            ..Default::default()
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+    struct Event {
+        at: u32,
+        notification: u32,
+    }
+
+    impl Timed for Event {
+        fn at(&self) -> u32 {
+            self.at
         }
+    }
+
+    fn req(at: u32, notification: u32) -> Event {
+        Event { at, notification }
     }
 
     #[test]
