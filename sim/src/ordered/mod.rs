@@ -57,6 +57,8 @@ struct Request {
     /// The notification's first-pass requests.
     total: u16,
     class: u8,
+    /// The notification's speculative tally was not counted (see `speculate`).
+    deferred: bool,
 }
 
 impl Timed for Request {
@@ -123,6 +125,7 @@ impl Posting for Oracle<'_> {
                     rank: RERUN,
                     total: 0,
                     class: self.plan.class_rank[r.class as usize],
+                    deferred: false,
                 });
             }
         }
@@ -141,6 +144,19 @@ struct Waiting {
     notification: u32,
     rec: u16,
     letter: u16,
+    /// The notification's whole state, when the letter is all that is pending of it.
+    state: Carried,
+}
+
+/// A notification's state carried by its only pending letter rather than kept in the
+/// table (most waiting letters: the table stays small however long the lines grow).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct Carried {
+    present: bool,
+    deferred: bool,
+    epoch: u16,
+    n_delays: u8,
+    delays: [u32; 2],
 }
 
 /// A lane's week and its waiting letters, one first-in first-out line per priority rank
@@ -254,6 +270,21 @@ impl Queue<'_> {
         released.sort_unstable_by_key(|x| (x.notification, x.rec, x.letter));
         let mut jobs: Vec<(Waiting, Delays, bool)> = Vec::with_capacity(released.len());
         for (i, x) in released.iter().enumerate() {
+            let delay = (at - x.at as Tick) as u32;
+            self.stats.delay_seconds += delay as u64;
+            if x.state.present {
+                // Nothing else of it is pending: it is released alone.
+                let mut delays: SmallVec<[u32; 2]> =
+                    x.state.delays[..x.state.n_delays as usize].into();
+                set_delay(&mut delays, x.letter, delay);
+                let rec = RecDelays {
+                    rec: x.rec,
+                    epoch: x.state.epoch,
+                    delays,
+                };
+                jobs.push((*x, smallvec::smallvec![rec], true));
+                continue;
+            }
             let t = self
                 .tracked
                 .get_mut(x.notification)
@@ -264,9 +295,7 @@ impl Queue<'_> {
                 .iter_mut()
                 .find(|r| r.rec == x.rec)
                 .expect("tracked recipient");
-            let delay = (at - x.at as Tick) as u32;
             set_delay(&mut rec.delays, x.letter, delay);
-            self.stats.delay_seconds += delay as u64;
             // Released alone with nothing else pending, the notification settles right
             // after its re-run if that queues nothing: the re-run's tally is then its
             // final one, counted on the spot.
@@ -346,6 +375,21 @@ impl Queue<'_> {
                 }
                 i += 1;
             }
+            let first = &jobs[i - 1];
+            if first.0.state.present {
+                let t = Tracked {
+                    pending: added,
+                    recs: first.1.clone(),
+                    counted,
+                    deferred: first.0.state.deferred,
+                };
+                if added == 0 {
+                    self.set_aside(notification, t);
+                } else {
+                    self.tracked.insert(notification, t);
+                }
+                continue;
+            }
             let done = self.tracked.update(notification, |t| {
                 t.pending += added;
                 t.counted |= counted;
@@ -385,7 +429,16 @@ impl Queue<'_> {
         }
         if lane.used < cap && !lane.is_waiting() {
             lane.used += 1;
-            if tracked {
+            if !tracked && r.deferred && r.rank + 1 == r.total {
+                // A deferred notification that never waited: its tally is still to count.
+                let t = Tracked {
+                    pending: 0,
+                    recs: SmallVec::new(),
+                    counted: false,
+                    deferred: true,
+                };
+                self.set_aside(r.notification, t);
+            } else if tracked {
                 let done = self.tracked.update(r.notification, |t| {
                     t.pending -= 1;
                     if let Some(x) = t.recs.iter_mut().find(|x| x.rec == r.rec) {
@@ -403,12 +456,6 @@ impl Queue<'_> {
         // request leaves the queue and joins the lane.)
         self.stats.delayed += 1;
         self.saturated[r.lane as usize].store(true, Ordering::Relaxed);
-        lane.backlog[r.class as usize].push_back(Waiting {
-            at: r.at,
-            notification: r.notification,
-            rec: r.rec,
-            letter: r.letter,
-        });
         self.waiting += 1;
         let t = self.tracked.get_or_insert_with(r.notification, || {
             debug_assert_ne!(
@@ -419,7 +466,7 @@ impl Queue<'_> {
                 pending: (r.total - r.rank) as u32,
                 recs: SmallVec::new(),
                 counted: false,
-                deferred: false,
+                deferred: r.deferred,
             }
         });
         match t.recs.iter_mut().find(|x| x.rec == r.rec) {
@@ -430,6 +477,27 @@ impl Queue<'_> {
                 delays: SmallVec::new(),
             }),
         }
+        let carried = t.pending == 1 && t.recs.len() == 1 && t.recs[0].delays.len() <= 2;
+        let mut state = Carried::default();
+        if carried {
+            let t = self.tracked.remove(r.notification).expect("tracked");
+            let rec = &t.recs[0];
+            state = Carried {
+                present: true,
+                deferred: t.deferred,
+                epoch: rec.epoch,
+                n_delays: rec.delays.len() as u8,
+                delays: [0; 2],
+            };
+            state.delays[..rec.delays.len()].copy_from_slice(&rec.delays);
+        }
+        self.lanes[r.lane as usize].backlog[r.class as usize].push_back(Waiting {
+            at: r.at,
+            notification: r.notification,
+            rec: r.rec,
+            letter: r.letter,
+            state,
+        });
     }
 
     /// A notification with nothing pending is set aside to be re-tallied.
@@ -507,9 +575,8 @@ fn set_delay(delays: &mut SmallVec<[u32; 2]>, letter: u16, delay: u32) {
     delays[i] = delay;
 }
 
-/// What speculating a chunk yields: its tally, its requests, and the notifications
-/// whose tally was deferred, with their request counts.
-type Speculated = (Tally, Vec<Request>, Vec<(u32, u32)>);
+/// What speculating a chunk yields: its tally and its requests.
+type Speculated = (Tally, Vec<Request>);
 
 /// Speculates notifications `first..first + count`: their tally and their requests. A
 /// notification with a recipient in a lane that has letters waiting will most likely
@@ -528,7 +595,6 @@ fn speculate(
 ) -> Speculated {
     let mut tally = Tally::new(model.scenario.horizon_days as usize);
     let mut requests = Vec::new();
-    let mut deferred = Vec::new();
     let mut mine = Vec::new();
     let mut outcomes = Vec::new();
     for i in first..first + count {
@@ -560,24 +626,22 @@ fn speculate(
             }
         });
         let count = u16::try_from(mine.len()).expect("fewer than 65,535 letters per notification");
-        if likely_to_wait {
-            if mine.is_empty() {
-                for (send, base) in &outcomes {
-                    tally.count_recipient(model, &n, send, base);
-                }
-            } else {
-                deferred.push((i as u32, count as u32));
+        let defer = likely_to_wait && !mine.is_empty();
+        if likely_to_wait && !defer {
+            for (send, base) in &outcomes {
+                tally.count_recipient(model, &n, send, base);
             }
-            outcomes.clear();
         }
+        outcomes.clear();
         mine.sort_unstable();
         for (rank, mut r) in mine.drain(..).enumerate() {
             r.rank = rank as u16;
             r.total = count;
+            r.deferred = defer;
             requests.push(r);
         }
     }
-    (tally, requests, deferred)
+    (tally, requests)
 }
 
 /// One replication with postal capacity, in time order; the result does not depend on
@@ -636,16 +700,8 @@ pub fn simulate_replication(
     let mut tally = Tally::new(horizon_days);
     let mut pending = (batches > 0).then(|| run_batch(0));
     for b in 1..=batches {
-        for (t, requests, deferred) in pending.take().expect("speculated batch") {
+        for (t, requests) in pending.take().expect("speculated batch") {
             tally = tally.merge(t);
-            for (notification, count) in deferred {
-                queue.tracked.get_or_insert_with(notification, || Tracked {
-                    pending: count,
-                    recs: SmallVec::new(),
-                    counted: false,
-                    deferred: true,
-                });
-            }
             for r in requests {
                 queue.queue.push(r);
             }

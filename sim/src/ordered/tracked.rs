@@ -79,6 +79,16 @@ impl TrackedSet {
         }
     }
 
+    pub fn insert(&mut self, n: u32, t: Tracked) {
+        self.bits[n as usize / 64] |= 1 << (n % 64);
+        self.map.insert(n, t);
+    }
+
+    pub fn remove(&mut self, n: u32) -> Option<Tracked> {
+        self.bits[n as usize / 64] &= !(1 << (n % 64));
+        self.map.remove(&n)
+    }
+
     pub fn get_or_insert_with(&mut self, n: u32, f: impl FnOnce() -> Tracked) -> &mut Tracked {
         self.bits[n as usize / 64] |= 1 << (n % 64);
         self.map.entry(n).or_insert_with(f)
