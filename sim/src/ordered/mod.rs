@@ -38,9 +38,14 @@ use tracked::{Delays, RecDelays, Tracked, TrackedSet};
 pub const BATCH_CHUNKS: u64 = 16;
 
 /// Marks a request queued by a re-run rather than by the first, speculative pass.
-const RERUN: u16 = u16::MAX;
+const RERUN: u8 = u8::MAX;
+/// Marks the requests of a notification with more first-pass requests than a rank holds;
+/// such a notification is tracked from the start.
+const BIG: u8 = u8::MAX - 1;
+/// The deferred bit of `Request::flags` (the low bits hold the priority rank).
+const DEFERRED: u8 = 0x80;
 
-/// A letter asking to be posted. Field order is queue order; kept to 24 bytes since
+/// A letter asking to be posted. Field order is queue order; kept to 16 bytes since
 /// every letter in flight has one.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord)]
 struct Request {
@@ -48,17 +53,28 @@ struct Request {
     at: u32,
     notification: u32,
     rec: u16,
-    letter: u16,
+    letter: u8,
     /// The recipient's re-run that queued it; older ones are stale.
-    epoch: u16,
-    lane: u16,
-    /// Position among the notification's first-pass requests in queue order, or `RERUN`.
-    rank: u16,
+    epoch: u8,
+    lane: u8,
+    /// Position among the notification's first-pass requests in queue order, `RERUN` or
+    /// `BIG`.
+    rank: u8,
     /// The notification's first-pass requests.
-    total: u16,
-    class: u8,
-    /// The notification's speculative tally was not counted (see `speculate`).
-    deferred: bool,
+    total: u8,
+    /// Priority rank, and `DEFERRED` when the notification's speculative tally was not
+    /// counted (see `speculate`).
+    flags: u8,
+}
+
+impl Request {
+    fn class(&self) -> usize {
+        (self.flags & !DEFERRED) as usize
+    }
+
+    fn deferred(&self) -> bool {
+        self.flags & DEFERRED != 0
+    }
 }
 
 impl Timed for Request {
@@ -76,7 +92,7 @@ struct Oracle<'a> {
     /// Where to queue requests, and from which recipient only (if set).
     record: Option<&'a mut Vec<Request>>,
     only: Option<u16>,
-    epoch: u16,
+    epoch: u8,
     notification: u32,
     cancelled: Option<Tick>,
 }
@@ -119,13 +135,12 @@ impl Posting for Oracle<'_> {
                     at: r.ready as u32,
                     notification: self.notification,
                     rec,
-                    letter: r.letter as u16,
+                    letter: u8::try_from(r.letter).expect("fewer than 256 letters per recipient"),
                     epoch: self.epoch,
-                    lane,
+                    lane: u8::try_from(lane).expect("fewer than 256 capacity lanes"),
                     rank: RERUN,
                     total: 0,
-                    class: self.plan.class_rank[r.class as usize],
-                    deferred: false,
+                    flags: self.plan.class_rank[r.class as usize],
                 });
             }
         }
@@ -143,7 +158,7 @@ struct Waiting {
     at: u32,
     notification: u32,
     rec: u16,
-    letter: u16,
+    letter: u8,
     /// The notification's whole state, when the letter is all that is pending of it.
     state: Carried,
 }
@@ -154,7 +169,7 @@ struct Waiting {
 struct Carried {
     present: bool,
     deferred: bool,
-    epoch: u16,
+    epoch: u8,
     n_delays: u8,
     delays: [u32; 2],
 }
@@ -421,7 +436,7 @@ impl Queue<'_> {
         }
         self.stats.requests += 1;
         let w = self.plan.week_of(self.now);
-        let cap = self.plan.capacity(r.lane, w);
+        let cap = self.plan.capacity(r.lane as u16, w);
         let lane = &mut self.lanes[r.lane as usize];
         if lane.week != w {
             lane.week = w;
@@ -429,7 +444,7 @@ impl Queue<'_> {
         }
         if lane.used < cap && !lane.is_waiting() {
             lane.used += 1;
-            if !tracked && r.deferred && r.rank + 1 == r.total {
+            if !tracked && r.deferred() && r.rank + 1 == r.total {
                 // A deferred notification that never waited: its tally is still to count.
                 let t = Tracked {
                     pending: 0,
@@ -462,11 +477,12 @@ impl Queue<'_> {
                 r.rank, RERUN,
                 "re-run requests belong to tracked notifications"
             );
+            debug_assert_ne!(r.rank, BIG, "big notifications are tracked from the start");
             Tracked {
                 pending: (r.total - r.rank) as u32,
                 recs: SmallVec::new(),
                 counted: false,
-                deferred: r.deferred,
+                deferred: r.deferred(),
             }
         });
         match t.recs.iter_mut().find(|x| x.rec == r.rec) {
@@ -491,7 +507,7 @@ impl Queue<'_> {
             };
             state.delays[..rec.delays.len()].copy_from_slice(&rec.delays);
         }
-        self.lanes[r.lane as usize].backlog[r.class as usize].push_back(Waiting {
+        self.lanes[r.lane as usize].backlog[r.class()].push_back(Waiting {
             at: r.at,
             notification: r.notification,
             rec: r.rec,
@@ -567,7 +583,7 @@ impl Queue<'_> {
     }
 }
 
-fn set_delay(delays: &mut SmallVec<[u32; 2]>, letter: u16, delay: u32) {
+fn set_delay(delays: &mut SmallVec<[u32; 2]>, letter: u8, delay: u32) {
     let i = letter as usize;
     if delays.len() <= i {
         delays.resize(i + 1, 0);
@@ -575,8 +591,9 @@ fn set_delay(delays: &mut SmallVec<[u32; 2]>, letter: u16, delay: u32) {
     delays[i] = delay;
 }
 
-/// What speculating a chunk yields: its tally and its requests.
-type Speculated = (Tally, Vec<Request>);
+/// What speculating a chunk yields: its tally, its requests, and its notifications with
+/// too many requests to rank, with their counts.
+type Speculated = (Tally, Vec<Request>, Vec<(u32, u32)>);
 
 /// Speculates notifications `first..first + count`: their tally and their requests. A
 /// notification with a recipient in a lane that has letters waiting will most likely
@@ -595,6 +612,7 @@ fn speculate(
 ) -> Speculated {
     let mut tally = Tally::new(model.scenario.horizon_days as usize);
     let mut requests = Vec::new();
+    let mut bigs = Vec::new();
     let mut mine = Vec::new();
     let mut outcomes = Vec::new();
     for i in first..first + count {
@@ -625,23 +643,28 @@ fn speculate(
                 tally.count_recipient(model, &n, send, base);
             }
         });
-        let count = u16::try_from(mine.len()).expect("fewer than 65,535 letters per notification");
-        let defer = likely_to_wait && !mine.is_empty();
+        let big = mine.len() >= BIG as usize;
+        let defer = likely_to_wait && !mine.is_empty() && !big;
         if likely_to_wait && !defer {
             for (send, base) in &outcomes {
                 tally.count_recipient(model, &n, send, base);
             }
         }
         outcomes.clear();
+        if big {
+            bigs.push((i as u32, mine.len() as u32));
+        }
         mine.sort_unstable();
+        let count = mine.len() as u8;
         for (rank, mut r) in mine.drain(..).enumerate() {
-            r.rank = rank as u16;
-            r.total = count;
-            r.deferred = defer;
+            (r.rank, r.total) = if big { (BIG, 0) } else { (rank as u8, count) };
+            if defer {
+                r.flags |= DEFERRED;
+            }
             requests.push(r);
         }
     }
-    (tally, requests)
+    (tally, requests, bigs)
 }
 
 /// One replication with postal capacity, in time order; the result does not depend on
@@ -700,8 +723,17 @@ pub fn simulate_replication(
     let mut tally = Tally::new(horizon_days);
     let mut pending = (batches > 0).then(|| run_batch(0));
     for b in 1..=batches {
-        for (t, requests) in pending.take().expect("speculated batch") {
+        for (t, requests, bigs) in pending.take().expect("speculated batch") {
             tally = tally.merge(t);
+            for (notification, count) in bigs {
+                let t = Tracked {
+                    pending: count,
+                    recs: SmallVec::new(),
+                    counted: false,
+                    deferred: false,
+                };
+                queue.tracked.insert(notification, t);
+            }
             for r in requests {
                 queue.queue.push(r);
             }

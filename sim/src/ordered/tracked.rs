@@ -36,7 +36,7 @@ type IndexMap<V> = HashMap<u32, V, BuildHasherDefault<IndexHasher>>;
 #[derive(Debug, Clone, Default)]
 pub(super) struct RecDelays {
     pub rec: u16,
-    pub epoch: u16,
+    pub epoch: u8,
     pub delays: SmallVec<[u32; 2]>,
 }
 

@@ -126,3 +126,17 @@ fn a_bad_priority_list_is_refused_with_the_allowed_classes() {
     assert!(e.contains("postal_capacity.priority"), "{e}");
     assert!(e.contains("unknown variant `urgent`"), "{e}");
 }
+
+#[test]
+fn notifications_with_hundreds_of_letters_are_queued_like_any_other() {
+    // 300 recipients each: more posting requests than a notification's ranks hold.
+    let many = "[recipients]\nper_notification = { kind = \"constant\", value = 300.0 }\n";
+    let off = run(&model(&format!("horizon_days = 150\n{many}")), 3, 1, 6, 2);
+    let huge = run(&model(&format!("{}{many}", on(1000.0))), 3, 1, 6, 2);
+    assert_eq!(off, huge);
+    let m = model(&format!("{}{many}", on(0.0002)));
+    let one = run(&m, 3, 1, 6, 1);
+    let two = run(&m, 3, 1, 6, 2);
+    assert_eq!(one, two);
+    assert_ne!(one, off, "a tiny capacity moves some of their letters");
+}
