@@ -18,7 +18,6 @@
 pub mod queue;
 mod tracked;
 
-use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use rayon::prelude::*;
@@ -31,7 +30,7 @@ use crate::run::CHUNK;
 use crate::scenario::LetterClass;
 use crate::tally::Tally;
 use crate::time::Tick;
-use queue::{DayQueue, Timed};
+use queue::{DayQueue, Fifo, Timed};
 use tracked::{Delays, RecDelays, Tracked, TrackedSet};
 
 /// Chunks speculated between two passes of the queue (the result does not depend on it).
@@ -180,7 +179,7 @@ struct Carried {
 struct Lane {
     week: usize,
     used: u32,
-    backlog: [VecDeque<Waiting>; 4],
+    backlog: [Fifo<Waiting>; 4],
 }
 
 impl Lane {
