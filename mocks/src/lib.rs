@@ -13,5 +13,7 @@ pub mod request;
 pub mod server;
 pub mod spec;
 pub mod store;
+pub mod stream_api;
+pub mod streams;
 
 pub use sim;

@@ -464,17 +464,23 @@ pub fn detail_v23(r: &Record, now: i64, clock: &SimClock) -> Value {
         .as_array()
         .into_iter()
         .flatten()
-        .filter(|e| e["category"] != "ANALOG_WORKFLOW_RECIPIENT_DECEASED")
-        .map(|e| {
-            json!({
-                "elementId": e["elementId"],
-                "timestamp": e["timestamp"],
-                "legalFactsIds": e["legalFactsIds"],
-                "category": e["category"],
-                "details": e["details"],
-            })
-        })
+        .filter_map(element_v23)
         .collect();
     v["timeline"] = Value::Array(timeline);
     v
+}
+
+/// A `TimelineElementV28` as v2.3 knows it (`TimelineElementV23`), or `None` for a
+/// category v2.3 does not have.
+pub fn element_v23(e: &Value) -> Option<Value> {
+    if e["category"] == "ANALOG_WORKFLOW_RECIPIENT_DECEASED" {
+        return None;
+    }
+    Some(json!({
+        "elementId": e["elementId"],
+        "timestamp": e["timestamp"],
+        "legalFactsIds": e["legalFactsIds"],
+        "category": e["category"],
+        "details": e["details"],
+    }))
 }

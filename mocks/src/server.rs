@@ -40,6 +40,8 @@ pub struct Config {
     /// Every payment position exists on GPD (ASYNC mode) unless registered otherwise.
     pub gpd_open: bool,
     pub seed: u64,
+    /// `retry-after` (real milliseconds) of a stream read that drained the stream.
+    pub stream_retry_after_ms: u64,
 }
 
 impl Default for Config {
@@ -53,6 +55,7 @@ impl Default for Config {
             legal_fact_seconds: 1.0,
             gpd_open: true,
             seed: 1,
+            stream_retry_after_ms: 1000,
         }
     }
 }
@@ -105,12 +108,12 @@ impl App {
 
 type Reply = Result<Response, Problem>;
 
-fn json_reply(status: StatusCode, v: Value) -> Reply {
+pub(crate) fn json_reply(status: StatusCode, v: Value) -> Reply {
     Ok((status, Json(v)).into_response())
 }
 
 /// The sender bound to the request's API key.
-fn sender(app: &App, headers: &HeaderMap) -> Option<String> {
+pub(crate) fn sender(app: &App, headers: &HeaderMap) -> Option<String> {
     headers
         .get("x-api-key")
         .and_then(|k| k.to_str().ok())
@@ -119,7 +122,7 @@ fn sender(app: &App, headers: &HeaderMap) -> Option<String> {
 }
 
 /// The API gateway's answer to a missing or unknown key.
-fn forbidden() -> Response {
+pub(crate) fn forbidden() -> Response {
     (
         StatusCode::FORBIDDEN,
         Json(json!({ "message": "Forbidden" })),
@@ -136,7 +139,7 @@ macro_rules! auth {
     };
 }
 
-fn check_params(
+pub(crate) fn check_params(
     path: &str,
     method: &str,
     path_params: &HashMap<String, String>,
@@ -153,7 +156,7 @@ fn check_params(
     }
 }
 
-fn parse_body(path: &str, method: &str, body: &Bytes) -> Result<Value, Problem> {
+pub(crate) fn parse_body(path: &str, method: &str, body: &Bytes) -> Result<Value, Problem> {
     let v: Value = serde_json::from_slice(body).map_err(|e| {
         Problem::bad_request(vec![ProblemError::new(
             "PN_GENERIC_INVALIDPARAMETER",
@@ -749,6 +752,7 @@ async fn payment_events(State(app): State<Shared>, headers: HeaderMap, body: Byt
             let p = &mut input.recipients[rec].reported_payment;
             *p = Some(p.map_or(at, |x| x.min(at)));
             r.recompute(&app.model);
+            store.recomputed(i);
         }
     }
     Ok(StatusCode::NO_CONTENT.into_response())
@@ -768,6 +772,7 @@ async fn cancel(State(app): State<Shared>, headers: HeaderMap, Path(iun): Path<S
             input.cancelled_at = Some(now);
         }
         r.recompute(&app.model);
+        store.recomputed(i);
         ("NOTIFICATION_CANCELLATION_ACCEPTED", "INFO")
     };
     json_reply(
@@ -887,6 +892,7 @@ pub fn router(app: Shared) -> Router {
             "/delivery-push/{iun}/download/legal-facts/{id}",
             get(legal_fact_download),
         )
+        .merge(crate::stream_api::routes())
         .route("/mock/reset", post(admin_reset))
         .route("/mock/clock", get(admin_clock).post(admin_clock_set))
         .route("/mock/notifications", get(admin_list))

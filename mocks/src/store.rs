@@ -11,6 +11,7 @@ use sim::rng::{SplitMix64, StreamKey, seed_from_label};
 
 use crate::ids;
 use crate::request::Refusal;
+use crate::streams::{EventLog, Stream};
 
 /// A presigned upload slot and what was uploaded to it.
 #[derive(Debug, Clone)]
@@ -146,6 +147,8 @@ pub struct Store {
     /// Payment positions registered on GPD through the admin API.
     pub gpd: HashSet<(String, String)>,
     pub ids: u64,
+    pub streams: Vec<Stream>,
+    pub log: EventLog,
 }
 
 impl Store {
@@ -187,6 +190,12 @@ impl Store {
             }
         }
         self.records.push(r);
+        self.log.watch(i, &self.records);
         i
+    }
+
+    /// Record `i`'s timeline was computed again: the log follows its new elements.
+    pub fn recomputed(&mut self, i: usize) {
+        self.log.watch(i, &self.records);
     }
 }

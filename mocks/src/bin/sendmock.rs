@@ -71,6 +71,10 @@ enum Command {
         /// `PUT /mock/gpd/{creditorTaxId}/{noticeCode}`.
         #[arg(long)]
         gpd_closed: bool,
+        /// `retry-after` of an event-stream read that found nothing more to return, in
+        /// real milliseconds (production waits longer; the mock's clock is faster).
+        #[arg(long, default_value_t = 1000)]
+        stream_retry_after_ms: u64,
     },
 }
 
@@ -471,6 +475,7 @@ async fn real_main() -> Result<u8> {
             start,
             seed,
             gpd_closed,
+            stream_retry_after_ms,
         } => {
             if !(time_scale.is_finite() && time_scale > 0.0) {
                 bail!("--time-scale must be a number > 0, got {time_scale}");
@@ -485,6 +490,7 @@ async fn real_main() -> Result<u8> {
                 legal_fact_seconds,
                 gpd_open: !gpd_closed,
                 seed,
+                stream_retry_after_ms,
             };
             let now = Utc::now();
             let epoch = start

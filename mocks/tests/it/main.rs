@@ -2,5 +2,6 @@
 
 mod flow;
 mod load;
+mod streams;
 mod support;
 mod validation;

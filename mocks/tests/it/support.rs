@@ -38,6 +38,7 @@ pub async fn start(seed: u64, gpd_open: bool) -> Mock {
         legal_fact_seconds: 30.0,
         gpd_open,
         seed,
+        stream_retry_after_ms: 300,
     };
     let app = Arc::new(
         App::new(

@@ -1,0 +1,257 @@
+//! Event streams (`/delivery-progresses/v2.x/streams`): the senders' stream
+//! configurations and one append-only log of progress events.
+//!
+//! Timeline elements enter the log when the simulated clock passes them, in time order,
+//! each with the next event id; a stream reads the log from the point it was created (or
+//! from where the stream it replaced was acknowledged), through its filters, at most 50
+//! events a call.
+
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+use std::time::{Duration, Instant};
+
+use sim::model::status::status_history;
+
+use crate::store::Record;
+
+/// Events returned by one call.
+pub const MAX_EVENTS: usize = 50;
+/// Active streams a sender may have.
+pub const MAX_STREAMS: usize = 10;
+/// How long events stay readable after they enter the log, in simulated seconds (7 days).
+pub const RETENTION: i64 = 7 * 86_400;
+
+/// The timeline categories of the `DEFAULT` filter.
+pub const DEFAULT_CATEGORIES: &[&str] = &[
+    "REQUEST_REFUSED",
+    "REQUEST_ACCEPTED",
+    "SEND_DIGITAL_DOMICILE",
+    "SEND_DIGITAL_FEEDBACK",
+    "DIGITAL_SUCCESS_WORKFLOW",
+    "DIGITAL_FAILURE_WORKFLOW",
+    "SEND_SIMPLE_REGISTERED_LETTER",
+    "SEND_SIMPLE_REGISTERED_LETTER_PROGRESS",
+    "SEND_ANALOG_DOMICILE",
+    "SEND_ANALOG_PROGRESS",
+    "SEND_ANALOG_FEEDBACK",
+    "ANALOG_SUCCESS_WORKFLOW",
+    "ANALOG_FAILURE_WORKFLOW",
+    "COMPLETELY_UNREACHABLE",
+    "REFINEMENT",
+    "NOTIFICATION_VIEWED",
+    "NOTIFICATION_CANCELLED",
+    "NOTIFICATION_RADD_RETRIEVED",
+    "ANALOG_WORKFLOW_RECIPIENT_DECEASED",
+];
+
+/// The statuses of the `DEFAULT` filter of a STATUS stream: every status a sender sees
+/// change.
+pub const DEFAULT_STATUSES: &[&str] = &[
+    "ACCEPTED",
+    "REFUSED",
+    "DELIVERING",
+    "DELIVERED",
+    "VIEWED",
+    "EFFECTIVE_DATE",
+    "UNREACHABLE",
+    "CANCELLED",
+    "RETURNED_TO_SENDER",
+];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventType {
+    Status,
+    Timeline,
+}
+
+impl EventType {
+    pub fn parse(s: &str) -> Option<EventType> {
+        match s {
+            "STATUS" => Some(EventType::Status),
+            "TIMELINE" => Some(EventType::Timeline),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventType::Status => "STATUS",
+            EventType::Timeline => "TIMELINE",
+        }
+    }
+}
+
+/// One sender's stream configuration and its reader's state.
+#[derive(Debug, Clone)]
+pub struct Stream {
+    pub id: String,
+    pub sender: String,
+    pub title: String,
+    pub event_type: EventType,
+    /// As configured (`DEFAULT` kept, for reading back).
+    pub filter_values: Vec<String>,
+    pub groups: Vec<String>,
+    pub wait_for_accepted: bool,
+    /// The API version it was created with (`v29`, `v23`).
+    pub version: &'static str,
+    pub activated: i64,
+    pub disabled: Option<i64>,
+    /// Events with a greater id may belong to it.
+    pub after: u64,
+    /// The last event id the reader acknowledged.
+    pub acked: u64,
+    /// The reader may not poll again before this instant (the `retry-after` it was given).
+    pub not_before: Option<Instant>,
+}
+
+impl Stream {
+    /// Whether an event of this notification in this status passes the stream's filters.
+    fn accepts(&self, record: &Record, category: &str, status_changed: bool, status: &str) -> bool {
+        if !self.groups.is_empty() {
+            let group = record.request["group"].as_str().unwrap_or_default();
+            if !self.groups.iter().any(|g| g == group) {
+                return false;
+            }
+        }
+        let (value, defaults) = match self.event_type {
+            EventType::Status => {
+                if !status_changed {
+                    return false;
+                }
+                (status, DEFAULT_STATUSES)
+            }
+            EventType::Timeline => (category, DEFAULT_CATEGORIES),
+        };
+        self.filter_values.is_empty()
+            || self
+                .filter_values
+                .iter()
+                .any(|f| f == value || (f == "DEFAULT" && defaults.contains(&value)))
+    }
+}
+
+/// A timeline element as an event of the log.
+#[derive(Debug, Clone)]
+pub struct Event {
+    pub id: u64,
+    pub record: usize,
+    pub element: usize,
+    /// The element's instant (simulated).
+    pub at: i64,
+    /// When it entered the log (simulated): the first read or creation after the clock
+    /// passed the element. Retention counts from here.
+    pub logged_at: i64,
+    /// The notification's status after it, and whether it changed it.
+    pub status: &'static str,
+    pub status_changed: bool,
+}
+
+/// What a read returns.
+pub struct Batch {
+    pub events: Vec<Event>,
+    /// More events wait after these.
+    pub more: bool,
+}
+
+/// The log and the elements not yet in it.
+#[derive(Debug, Default)]
+pub struct EventLog {
+    pub events: Vec<Event>,
+    /// Elements already logged, per record.
+    logged: Vec<usize>,
+    /// (time of a record's next element, record).
+    next: BinaryHeap<Reverse<(i64, usize)>>,
+}
+
+impl EventLog {
+    /// A record was added or its timeline changed: its next element is due.
+    pub fn watch(&mut self, record: usize, records: &[Record]) {
+        if self.logged.len() <= record {
+            self.logged.resize(record + 1, 0);
+        }
+        if let Some(e) = records[record].elements.get(self.logged[record]) {
+            self.next.push(Reverse((e.at, record)));
+        }
+    }
+
+    /// Logs every element the clock has passed, in time order.
+    pub fn advance(&mut self, now: i64, records: &[Record]) {
+        while let Some(&Reverse((at, record))) = self.next.peek() {
+            if at > now {
+                break;
+            }
+            self.next.pop();
+            let r = &records[record];
+            let k = self.logged[record];
+            // A re-computed timeline leaves stale entries behind: skip them.
+            let Some(e) = r.elements.get(k).filter(|e| e.at == at) else {
+                continue;
+            };
+            let before = status_history(r.sent_at, r.recipients(), &r.elements[..k], i64::MAX);
+            let after = status_history(r.sent_at, r.recipients(), &r.elements[..=k], i64::MAX);
+            let status_of = |h: &[sim::model::status::StatusChange]| {
+                h.last().map_or("IN_VALIDATION", |c| c.status.as_str())
+            };
+            let status = status_of(&after);
+            self.events.push(Event {
+                id: self.events.len() as u64 + 1,
+                record,
+                element: k,
+                at: e.at,
+                logged_at: now,
+                status,
+                status_changed: after.len() != before.len() || status != status_of(&before),
+            });
+            self.logged[record] = k + 1;
+            if let Some(n) = r.elements.get(k + 1) {
+                self.next.push(Reverse((n.at, record)));
+            }
+        }
+    }
+
+    /// The last event id so far.
+    pub fn last_id(&self) -> u64 {
+        self.events.len() as u64
+    }
+
+    /// Up to `MAX_EVENTS` events of `stream` after `last_event_id`, still retained at
+    /// `now`.
+    pub fn read(&self, stream: &Stream, last_event_id: u64, now: i64, records: &[Record]) -> Batch {
+        let from = last_event_id.max(stream.after) as usize;
+        let mut events = Vec::new();
+        let mut more = false;
+        for e in self.events.iter().skip(from) {
+            if stream.disabled.is_some_and(|d| e.at > d) {
+                break;
+            }
+            let r = &records[e.record];
+            if r.sender != stream.sender || e.logged_at < now - RETENTION {
+                continue;
+            }
+            let category = r.elements[e.element].category.as_str();
+            if stream.wait_for_accepted && !r.accepted() {
+                continue;
+            }
+            if !stream.accepts(r, category, e.status_changed, e.status) {
+                continue;
+            }
+            if events.len() == MAX_EVENTS {
+                more = true;
+                break;
+            }
+            events.push(e.clone());
+        }
+        Batch { events, more }
+    }
+}
+
+/// The `eventId` text: 38 digits, zero-padded.
+pub fn event_id_text(id: u64) -> String {
+    format!("{id:038}")
+}
+
+/// Milliseconds left before `at`, rounded up.
+pub fn millis_until(at: Instant, now: Instant) -> u64 {
+    let d = at.saturating_duration_since(now);
+    (d + Duration::from_nanos(999_999)).as_millis() as u64
+}
