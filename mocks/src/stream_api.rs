@@ -264,18 +264,15 @@ async fn consume(
         &HashMap::from([("streamId".to_string(), id.to_string())]),
         query,
     )?;
-    let last: u64 =
-        match query.get("lastEventId") {
-            // The schema admits 38 digits starting with 0; more than u64 holds is past any id.
-            Some(t) => t.trim_start_matches('0').parse().unwrap_or(
-                if t.trim_start_matches('0').is_empty() {
-                    0
-                } else {
-                    u64::MAX
-                },
-            ),
-            None => 0,
-        };
+    // The schema admits 38 digits starting with 0; more than u64 holds is past any id.
+    let last: u64 = query.get("lastEventId").map_or(0, |t| {
+        let digits = t.trim_start_matches('0');
+        if digits.is_empty() {
+            0
+        } else {
+            digits.parse().unwrap_or(u64::MAX)
+        }
+    });
     let now = app.clock.now();
     let real = Instant::now();
     let mut store = app.store();
