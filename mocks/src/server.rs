@@ -19,6 +19,7 @@ use sim::rng::{StreamKey, seed_from_label};
 use tokio::net::TcpListener;
 
 use crate::clock::SimClock;
+use crate::gateway::{Admission, Gateway, UsagePlan};
 use crate::problem::{Problem, ProblemError};
 use crate::request::{model_input, semantic_checks};
 use crate::spec::{ParamIn, Spec};
@@ -42,6 +43,8 @@ pub struct Config {
     pub seed: u64,
     /// `retry-after` (real milliseconds) of a stream read that drained the stream.
     pub stream_retry_after_ms: u64,
+    /// The gateway's usage plan per API key (keys without one are not limited).
+    pub plans: HashMap<String, UsagePlan>,
 }
 
 impl Default for Config {
@@ -56,6 +59,7 @@ impl Default for Config {
             gpd_open: true,
             seed: 1,
             stream_retry_after_ms: 1000,
+            plans: HashMap::from([(DEFAULT_API_KEY.to_string(), UsagePlan::STANDARD_B2B)]),
         }
     }
 }
@@ -65,6 +69,7 @@ pub struct App {
     pub clock: SimClock,
     pub config: Config,
     pub base_url: String,
+    pub gateway: Gateway,
     store: Mutex<Store>,
 }
 
@@ -95,6 +100,7 @@ impl App {
         Ok(App {
             model,
             clock,
+            gateway: Gateway::new(config.plans.clone()),
             config,
             base_url,
             store: Mutex::new(Store::default()),
@@ -853,6 +859,34 @@ async fn admin_gpd(
     StatusCode::NO_CONTENT.into_response()
 }
 
+/// The API gateway: usage plans per key on the B2B API (not on the presigned storage,
+/// which is S3 in production, nor on the admin API).
+async fn gateway(
+    State(app): State<Shared>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let path = req.uri().path();
+    if !(path.starts_with("/mock/") || path.starts_with("/mock-storage/")) {
+        if let Some(key) = req.headers().get("x-api-key").and_then(|k| k.to_str().ok()) {
+            let day = chrono::Utc::now().timestamp().div_euclid(86_400);
+            let message = match app.gateway.admit(key, std::time::Instant::now(), day) {
+                Admission::Pass => None,
+                Admission::Throttled => Some("Too Many Requests"),
+                Admission::QuotaExceeded => Some("Limit Exceeded"),
+            };
+            if let Some(message) = message {
+                return (
+                    StatusCode::TOO_MANY_REQUESTS,
+                    Json(json!({ "message": message })),
+                )
+                    .into_response();
+            }
+        }
+    }
+    next.run(req).await
+}
+
 /// Every route of the mock.
 pub fn router(app: Shared) -> Router {
     Router::new()
@@ -898,6 +932,7 @@ pub fn router(app: Shared) -> Router {
         .route("/mock/notifications", get(admin_list))
         .route("/mock/gpd/{creditor}/{notice}", put(admin_gpd))
         .fallback(|| async { Problem::not_found("path").into_response() })
+        .layer(axum::middleware::from_fn_with_state(app.clone(), gateway))
         .with_state(app)
 }
 

@@ -12,6 +12,7 @@ use clap::{Parser, Subcommand};
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use mocks::clock::SimClock;
+use mocks::gateway::UsagePlan;
 use mocks::load::{self, Flow, LoadConfig, Mode, profile, profile::Profile, threshold::Threshold};
 use mocks::server::{self, App, Config, DEFAULT_API_KEY, DEFAULT_SENDER_TAX_ID};
 
@@ -75,6 +76,16 @@ enum Command {
         /// real milliseconds (production waits longer; the mock's clock is faster).
         #[arg(long, default_value_t = 1000)]
         stream_retry_after_ms: u64,
+        /// The gateway's usage plan for every key, RATE/BURST/DAILY (production's
+        /// STANDARD_B2B plan by default).
+        #[arg(long, default_value = "50/100/100000")]
+        rate_limit: UsagePlan,
+        /// A usage plan for one key, KEY=RATE/BURST/DAILY (repeatable).
+        #[arg(long = "key-rate-limit", value_name = "KEY=PLAN")]
+        key_rate_limits: Vec<String>,
+        /// No gateway limits at all (for load tests).
+        #[arg(long)]
+        no_rate_limit: bool,
     },
 }
 
@@ -476,6 +487,9 @@ async fn real_main() -> Result<u8> {
             seed,
             gpd_closed,
             stream_retry_after_ms,
+            rate_limit,
+            key_rate_limits,
+            no_rate_limit,
         } => {
             if !(time_scale.is_finite() && time_scale > 0.0) {
                 bail!("--time-scale must be a number > 0, got {time_scale}");
@@ -484,8 +498,27 @@ async fn real_main() -> Result<u8> {
                 Some(p) => sim::Scenario::load(p)?,
                 None => sim::Scenario::builtin_default(),
             };
+            let keys = parse_keys(&api_keys)?;
+            let mut plans: HashMap<String, UsagePlan> = if no_rate_limit {
+                HashMap::new()
+            } else {
+                keys.keys().map(|k| (k.clone(), rate_limit)).collect()
+            };
+            for spec in &key_rate_limits {
+                let (key, plan) = spec.split_once('=').with_context(|| {
+                    format!("--key-rate-limit {spec:?}: expected KEY=RATE/BURST/DAILY")
+                })?;
+                let plan: UsagePlan = plan
+                    .parse()
+                    .map_err(|e| anyhow::anyhow!("--key-rate-limit {spec:?}: {e}"))?;
+                if !keys.contains_key(key) {
+                    bail!("--key-rate-limit {spec:?}: {key:?} is not one of the --api-key keys");
+                }
+                plans.insert(key.to_string(), plan);
+            }
             let config = Config {
-                keys: parse_keys(&api_keys)?,
+                plans,
+                keys,
                 validation_seconds,
                 legal_fact_seconds,
                 gpd_open: !gpd_closed,

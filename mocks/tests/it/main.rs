@@ -1,6 +1,7 @@
 //! Integration tests of the mock SEND server over real HTTP on port 0.
 
 mod flow;
+mod gateway;
 mod load;
 mod streams;
 mod support;

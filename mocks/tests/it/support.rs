@@ -28,6 +28,15 @@ pub fn epoch() -> DateTime<Utc> {
 /// Starts a mock whose clock runs in real time (scale 1), so tests move it with the
 /// admin API.
 pub async fn start(seed: u64, gpd_open: bool) -> Mock {
+    start_with(seed, gpd_open, HashMap::new()).await
+}
+
+/// As `start`, with the gateway's usage plans per key.
+pub async fn start_with(
+    seed: u64,
+    gpd_open: bool,
+    plans: HashMap<String, mocks::gateway::UsagePlan>,
+) -> Mock {
     let (listener, url) = server::bind("127.0.0.1:0".parse().unwrap()).await.unwrap();
     let config = Config {
         keys: HashMap::from([
@@ -39,6 +48,8 @@ pub async fn start(seed: u64, gpd_open: bool) -> Mock {
         gpd_open,
         seed,
         stream_retry_after_ms: 300,
+        // Off unless asked for, as for a load test.
+        plans,
     };
     let app = Arc::new(
         App::new(
