@@ -19,6 +19,7 @@ use sim::rng::{StreamKey, seed_from_label};
 use tokio::net::TcpListener;
 
 use crate::clock::SimClock;
+use crate::faults::{Fault, FaultProfile, Faults, Outage};
 use crate::gateway::{Admission, Gateway, UsagePlan};
 use crate::problem::{Problem, ProblemError};
 use crate::request::{model_input, semantic_checks};
@@ -45,6 +46,8 @@ pub struct Config {
     pub stream_retry_after_ms: u64,
     /// The gateway's usage plan per API key (keys without one are not limited).
     pub plans: HashMap<String, UsagePlan>,
+    /// Injected faults (none by default).
+    pub faults: FaultProfile,
 }
 
 impl Default for Config {
@@ -60,6 +63,7 @@ impl Default for Config {
             seed: 1,
             stream_retry_after_ms: 1000,
             plans: HashMap::from([(DEFAULT_API_KEY.to_string(), UsagePlan::STANDARD_B2B)]),
+            faults: FaultProfile::default(),
         }
     }
 }
@@ -70,6 +74,7 @@ pub struct App {
     pub config: Config,
     pub base_url: String,
     pub gateway: Gateway,
+    pub faults: Faults,
     store: Mutex<Store>,
 }
 
@@ -97,10 +102,16 @@ impl App {
         };
         s.cancellation.share = 0.0;
         let model = Model::new(s)?;
+        let faults = Faults::new(
+            config.faults.clone(),
+            std::time::Instant::now(),
+            clock.now(),
+        );
         Ok(App {
             model,
             clock,
             gateway: Gateway::new(config.plans.clone()),
+            faults,
             config,
             base_url,
             store: Mutex::new(Store::default()),
@@ -179,10 +190,36 @@ pub(crate) fn parse_body(path: &str, method: &str, body: &Bytes) -> Result<Value
 }
 
 async fn status(State(app): State<Shared>) -> Reply {
-    let _ = app;
+    let functionalities = crate::faults::FUNCTIONALITIES;
+    let incidents: Vec<Value> = app
+        .faults
+        .incidents(std::time::Instant::now())
+        .into_iter()
+        .map(|(f, from)| {
+            json!({
+                "functionality": f,
+                "status": "KO",
+                "startDate": render::iso(&app.clock, from),
+                "fileAvailable": false,
+            })
+        })
+        .collect();
+    if incidents.is_empty() {
+        return json_reply(
+            StatusCode::OK,
+            json!({ "functionalities": functionalities, "openIncidents": [] }),
+        );
+    }
+    // Production answers 500 while a functionality is down, with the open incidents.
     json_reply(
-        StatusCode::OK,
-        json!({ "functionalities": ["NOTIFICATION_CREATE", "NOTIFICATION_VISUALIZATION", "NOTIFICATION_WORKFLOW"], "openIncidents": [] }),
+        StatusCode::INTERNAL_SERVER_ERROR,
+        json!({
+            "functionalities": functionalities,
+            "openIncidents": incidents,
+            "status": 500,
+            "title": "Some functionalities are not available",
+            "detail": "See openIncidents",
+        }),
     )
 }
 
@@ -887,6 +924,91 @@ async fn gateway(
     next.run(req).await
 }
 
+/// Injected faults (outside the admin API and the presigned storage).
+async fn inject_faults(
+    State(app): State<Shared>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let path = req.uri().path();
+    if path.starts_with("/mock/") || path.starts_with("/mock-storage/") {
+        return next.run(req).await;
+    }
+    let d = app
+        .faults
+        .decide(req.method().as_str(), path, std::time::Instant::now());
+    if !d.delay.is_zero() {
+        tokio::time::sleep(d.delay).await;
+    }
+    match d.fault {
+        None => next.run(req).await,
+        Some(Fault::Status(s)) => {
+            let status = StatusCode::from_u16(s).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            Problem::new(status, "injected fault", Vec::new()).into_response()
+        }
+        Some(Fault::Timeout(t)) => {
+            tokio::time::sleep(t).await;
+            dropped_connection()
+        }
+        Some(Fault::Drop) => dropped_connection(),
+    }
+}
+
+/// A response whose body fails at once: the server closes the connection without
+/// completing it, as a dropped connection looks to the client.
+fn dropped_connection() -> Response {
+    let failing = futures_util::stream::once(async {
+        Err::<Bytes, std::io::Error>(std::io::Error::other("connection dropped (injected fault)"))
+    });
+    Response::builder()
+        .status(StatusCode::OK)
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(axum::body::Body::from_stream(failing))
+        .expect("response")
+}
+
+async fn admin_faults(State(app): State<Shared>) -> Response {
+    Json(serde_json::to_value(app.faults.profile()).expect("profile serialises")).into_response()
+}
+
+/// Replaces the fault profile (its outages count from now).
+async fn admin_faults_set(State(app): State<Shared>, body: Bytes) -> Response {
+    let profile: FaultProfile = match serde_json::from_slice(&body) {
+        Ok(p) => p,
+        Err(e) => return admin_error(&format!("not a fault profile: {e}")),
+    };
+    let problems = profile.problems();
+    if !problems.is_empty() {
+        return admin_error(&problems.join("; "));
+    }
+    app.faults
+        .replace(profile, std::time::Instant::now(), app.clock.now());
+    StatusCode::NO_CONTENT.into_response()
+}
+
+/// Schedules one outage from now.
+async fn admin_outage(State(app): State<Shared>, body: Bytes) -> Response {
+    let outage: Outage = match serde_json::from_slice(&body) {
+        Ok(o) => o,
+        Err(e) => return admin_error(&format!("not an outage: {e}")),
+    };
+    let problems = FaultProfile {
+        outages: vec![outage.clone()],
+        ..Default::default()
+    }
+    .problems();
+    if !problems.is_empty() {
+        return admin_error(&problems.join("; "));
+    }
+    app.faults
+        .add_outage(outage, std::time::Instant::now(), app.clock.now());
+    StatusCode::NO_CONTENT.into_response()
+}
+
+fn admin_error(detail: &str) -> Response {
+    Problem::new(StatusCode::BAD_REQUEST, detail, Vec::new()).into_response()
+}
+
 /// Every route of the mock.
 pub fn router(app: Shared) -> Router {
     Router::new()
@@ -931,7 +1053,14 @@ pub fn router(app: Shared) -> Router {
         .route("/mock/clock", get(admin_clock).post(admin_clock_set))
         .route("/mock/notifications", get(admin_list))
         .route("/mock/gpd/{creditor}/{notice}", put(admin_gpd))
+        .route("/mock/faults", get(admin_faults).put(admin_faults_set))
+        .route("/mock/outages", post(admin_outage))
         .fallback(|| async { Problem::not_found("path").into_response() })
+        // The gateway is in front of the faults, as production's is in front of its services.
+        .layer(axum::middleware::from_fn_with_state(
+            app.clone(),
+            inject_faults,
+        ))
         .layer(axum::middleware::from_fn_with_state(app.clone(), gateway))
         .with_state(app)
 }

@@ -86,6 +86,10 @@ enum Command {
         /// No gateway limits at all (for load tests).
         #[arg(long)]
         no_rate_limit: bool,
+        /// A fault profile (TOML): per-route latency, error rates, dropped connections,
+        /// timeouts, scheduled outages.
+        #[arg(long)]
+        faults: Option<PathBuf>,
     },
 }
 
@@ -405,6 +409,29 @@ fn merge(dirs: &[PathBuf], threshold: &[String], out: Option<&PathBuf>) -> Resul
     })
 }
 
+/// Reads a fault profile, naming the file and every bad field.
+fn load_faults(path: &std::path::Path) -> Result<mocks::faults::FaultProfile> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read the fault profile {}", path.display()))?;
+    let profile: mocks::faults::FaultProfile = toml::from_str(&text)
+        .map_err(|e| anyhow::anyhow!("{}: {}", path.display(), e.to_string().trim_end()))?;
+    let problems = profile.problems();
+    if !problems.is_empty() {
+        bail!(
+            "{}",
+            problems
+                .iter()
+                .map(|p| {
+                    let (field, message) = p.split_once(": ").unwrap_or(("", p));
+                    format!("{}: field `{field}`: {message}", path.display())
+                })
+                .collect::<Vec<_>>()
+                .join("\n")
+        );
+    }
+    Ok(profile)
+}
+
 fn parse_keys(specs: &[String]) -> Result<HashMap<String, String>> {
     if specs.is_empty() {
         return Ok(HashMap::from([(
@@ -490,7 +517,12 @@ async fn real_main() -> Result<u8> {
             rate_limit,
             key_rate_limits,
             no_rate_limit,
+            faults,
         } => {
+            let faults = match &faults {
+                Some(p) => load_faults(p)?,
+                None => Default::default(),
+            };
             if !(time_scale.is_finite() && time_scale > 0.0) {
                 bail!("--time-scale must be a number > 0, got {time_scale}");
             }
@@ -517,6 +549,7 @@ async fn real_main() -> Result<u8> {
                 plans.insert(key.to_string(), plan);
             }
             let config = Config {
+                faults,
                 plans,
                 keys,
                 validation_seconds,

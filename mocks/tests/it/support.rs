@@ -50,6 +50,7 @@ pub async fn start_with(
         stream_retry_after_ms: 300,
         // Off unless asked for, as for a load test.
         plans,
+        faults: Default::default(),
     };
     let app = Arc::new(
         App::new(
