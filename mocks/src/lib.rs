@@ -9,6 +9,7 @@ pub mod faults;
 pub mod gateway;
 pub mod ids;
 pub mod load;
+pub mod metrics;
 pub mod problem;
 pub mod render;
 pub mod request;

@@ -30,6 +30,8 @@ use crate::{ids, render};
 /// The default API key and the sender it is bound to.
 pub const DEFAULT_API_KEY: &str = "sendmock-key";
 pub const DEFAULT_SENDER_TAX_ID: &str = "80016350821";
+/// The default cap on notifications held in full.
+pub const DEFAULT_MAX_NOTIFICATIONS: usize = 500_000;
 
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -48,6 +50,8 @@ pub struct Config {
     pub plans: HashMap<String, UsagePlan>,
     /// Injected faults (none by default).
     pub faults: FaultProfile,
+    /// Notifications held in full at most; the oldest finished ones are dropped beyond.
+    pub max_notifications: Option<usize>,
 }
 
 impl Default for Config {
@@ -64,6 +68,7 @@ impl Default for Config {
             stream_retry_after_ms: 1000,
             plans: HashMap::from([(DEFAULT_API_KEY.to_string(), UsagePlan::STANDARD_B2B)]),
             faults: FaultProfile::default(),
+            max_notifications: Some(DEFAULT_MAX_NOTIFICATIONS),
         }
     }
 }
@@ -75,6 +80,7 @@ pub struct App {
     pub base_url: String,
     pub gateway: Gateway,
     pub faults: Faults,
+    pub metrics: crate::metrics::Metrics,
     store: Mutex<Store>,
 }
 
@@ -112,6 +118,7 @@ impl App {
             clock,
             gateway: Gateway::new(config.plans.clone()),
             faults,
+            metrics: Default::default(),
             config,
             base_url,
             store: Mutex::new(Store::default()),
@@ -452,6 +459,7 @@ fn send(app: Shared, headers: HeaderMap, body: Bytes, path: &str, version: &'sta
         element_ids: Vec::new(),
         legal_keys: Vec::new(),
         outcomes: Vec::new(),
+        evicted: false,
     };
     if record.accepted() {
         record.input = Some(model_input(&app.model, &key, &req, now, app.clock.scale()));
@@ -466,6 +474,10 @@ fn send(app: Shared, headers: HeaderMap, body: Bytes, path: &str, version: &'sta
         record.assign_ids();
     }
     store.insert(record);
+    if let Some(cap) = app.config.max_notifications {
+        let evicted = store.evict_over(cap, now);
+        app.metrics.evictions.inc_by(evicted as u64);
+    }
     let mut resp = json!({ "notificationRequestId": request_id, "paProtocolNumber": protocol });
     if !token.is_empty() {
         resp["idempotenceToken"] = json!(token);
@@ -873,6 +885,7 @@ async fn admin_list(State(app): State<Shared>) -> Response {
     let list: Vec<Value> = store
         .records
         .iter()
+        .filter(|r| !r.evicted)
         .map(|r| {
             let (_, status) = render::history(r, now, &app.clock);
             json!({
@@ -931,7 +944,7 @@ async fn inject_faults(
     next: axum::middleware::Next,
 ) -> Response {
     let path = req.uri().path();
-    if path.starts_with("/mock/") || path.starts_with("/mock-storage/") {
+    if path.starts_with("/mock/") || path.starts_with("/mock-storage/") || path == "/metrics" {
         return next.run(req).await;
     }
     let d = app
@@ -1009,6 +1022,61 @@ fn admin_error(detail: &str) -> Response {
     Problem::new(StatusCode::BAD_REQUEST, detail, Vec::new()).into_response()
 }
 
+/// Counts every request and times it, by route template.
+async fn observe(
+    State(app): State<Shared>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let route = req
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .map_or("unmatched", |p| p.as_str())
+        .to_string();
+    let method = req.method().as_str().to_string();
+    let started = std::time::Instant::now();
+    let resp = next.run(req).await;
+    let m = &app.metrics;
+    m.latency
+        .get_or_create(&crate::metrics::RouteLabels {
+            route: route.clone(),
+        })
+        .observe(started.elapsed().as_secs_f64());
+    m.requests
+        .get_or_create(&crate::metrics::RequestLabels {
+            route,
+            method,
+            status: resp.status().as_u16(),
+        })
+        .inc();
+    resp
+}
+
+async fn metrics(State(app): State<Shared>) -> Response {
+    {
+        let store = app.store();
+        app.metrics.stored.set(store.live() as i64);
+        let logged = store.log.last_id();
+        for s in &store.streams {
+            let lag = logged.saturating_sub(s.acked.max(s.after));
+            app.metrics
+                .stream_lag
+                .get_or_create(&crate::metrics::StreamLabels {
+                    stream: s.id.clone(),
+                })
+                .set(lag as i64);
+        }
+    }
+    (
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        app.metrics.encode(),
+    )
+        .into_response()
+}
+
 /// Every route of the mock.
 pub fn router(app: Shared) -> Router {
     Router::new()
@@ -1055,6 +1123,7 @@ pub fn router(app: Shared) -> Router {
         .route("/mock/gpd/{creditor}/{notice}", put(admin_gpd))
         .route("/mock/faults", get(admin_faults).put(admin_faults_set))
         .route("/mock/outages", post(admin_outage))
+        .route("/metrics", get(metrics))
         .fallback(|| async { Problem::not_found("path").into_response() })
         // The gateway is in front of the faults, as production's is in front of its services.
         .layer(axum::middleware::from_fn_with_state(
@@ -1062,6 +1131,7 @@ pub fn router(app: Shared) -> Router {
             inject_faults,
         ))
         .layer(axum::middleware::from_fn_with_state(app.clone(), gateway))
+        .layer(axum::middleware::from_fn_with_state(app.clone(), observe))
         .with_state(app)
 }
 

@@ -41,9 +41,16 @@ pub struct Record {
     pub element_ids: Vec<String>,
     pub legal_keys: Vec<Option<String>>,
     pub outcomes: Vec<RecipientOutcome>,
+    /// Dropped to keep the store under its cap: only the ids are left.
+    pub evicted: bool,
 }
 
 impl Record {
+    /// Finished: refused, or every element of its timeline has happened by `now`.
+    pub fn finished(&self, now: i64) -> bool {
+        now >= self.validated_at && self.elements.last().is_none_or(|e| e.at <= now)
+    }
+
     pub fn recipients(&self) -> usize {
         self.request["recipients"].as_array().map_or(0, Vec::len)
     }
@@ -135,6 +142,37 @@ impl Record {
     }
 }
 
+/// (sender, protocol number, idempotence token) of a request.
+fn token_key(r: &Record) -> (String, String, String) {
+    let text = |k: &str| r.request[k].as_str().unwrap_or_default().to_string();
+    (
+        r.sender.clone(),
+        text("paProtocolNumber"),
+        text("idempotenceToken"),
+    )
+}
+
+/// (creditorTaxId, noticeCode) of each pagoPA notice, with its recipient.
+fn notice_keys(r: &Record) -> Vec<((String, String), usize)> {
+    let mut out = Vec::new();
+    for (k, rec) in r.request["recipients"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .enumerate()
+    {
+        for p in rec["payments"].as_array().into_iter().flatten() {
+            if let (Some(c), Some(n)) = (
+                p["pagoPa"]["creditorTaxId"].as_str(),
+                p["pagoPa"]["noticeCode"].as_str(),
+            ) {
+                out.push(((c.to_string(), n.to_string()), k));
+            }
+        }
+    }
+    out
+}
+
 #[derive(Default)]
 pub struct Store {
     pub uploads: HashMap<String, Upload>,
@@ -149,6 +187,8 @@ pub struct Store {
     pub ids: u64,
     pub streams: Vec<Stream>,
     pub log: EventLog,
+    /// Records not evicted, oldest first (candidates for eviction).
+    live: std::collections::VecDeque<usize>,
 }
 
 impl Store {
@@ -162,36 +202,64 @@ impl Store {
         let i = self.records.len();
         self.by_request_id.insert(r.request_id.clone(), i);
         self.by_iun.insert(r.iun.clone(), i);
-        let token = r.request["idempotenceToken"]
-            .as_str()
-            .unwrap_or_default()
-            .to_string();
-        let protocol = r.request["paProtocolNumber"]
-            .as_str()
-            .unwrap_or_default()
-            .to_string();
-        self.by_token.insert((r.sender.clone(), protocol, token), i);
+        self.by_token.insert(token_key(&r), i);
         if r.accepted() {
-            for (k, rec) in r.request["recipients"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .enumerate()
-            {
-                for p in rec["payments"].as_array().into_iter().flatten() {
-                    if let (Some(c), Some(n)) = (
-                        p["pagoPa"]["creditorTaxId"].as_str(),
-                        p["pagoPa"]["noticeCode"].as_str(),
-                    ) {
-                        self.by_notice
-                            .insert((c.to_string(), n.to_string()), (i, k));
-                    }
-                }
+            for (key, k) in notice_keys(&r) {
+                self.by_notice.insert(key, (i, k));
             }
         }
         self.records.push(r);
         self.log.watch(i, &self.records);
+        self.live.push_back(i);
         i
+    }
+
+    /// Notifications held in full.
+    pub fn live(&self) -> usize {
+        self.live.len()
+    }
+
+    /// Drops the oldest finished notifications until at most `cap` are held (a bounded
+    /// look at the oldest, so a send never pays for a long scan); returns how many went.
+    pub fn evict_over(&mut self, cap: usize, now: i64) -> usize {
+        let mut evicted = 0;
+        let mut looked = 0;
+        while self.live.len() > cap && looked < 64 {
+            looked += 1;
+            let Some(i) = self.live.pop_front() else {
+                break;
+            };
+            if !self.records[i].finished(now) {
+                // Still unfolding: it waits its turn again.
+                self.live.push_back(i);
+                continue;
+            }
+            self.evict(i);
+            evicted += 1;
+        }
+        evicted
+    }
+
+    fn evict(&mut self, i: usize) {
+        let r = &mut self.records[i];
+        self.by_request_id.remove(&r.request_id);
+        self.by_iun.remove(&r.iun);
+        let token = token_key(r);
+        if self.by_token.get(&token) == Some(&i) {
+            self.by_token.remove(&token);
+        }
+        for (key, _) in notice_keys(r) {
+            if self.by_notice.get(&key).is_some_and(|v| v.0 == i) {
+                self.by_notice.remove(&key);
+            }
+        }
+        r.request = Value::Null;
+        r.input = None;
+        r.elements = Vec::new();
+        r.element_ids = Vec::new();
+        r.legal_keys = Vec::new();
+        r.outcomes = Vec::new();
+        r.evicted = true;
     }
 
     /// Record `i`'s timeline was computed again: the log follows its new elements.

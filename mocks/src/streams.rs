@@ -225,7 +225,7 @@ impl EventLog {
                 break;
             }
             let r = &records[e.record];
-            if r.sender != stream.sender || e.logged_at < now - RETENTION {
+            if r.evicted || r.sender != stream.sender || e.logged_at < now - RETENTION {
                 continue;
             }
             let category = r.elements[e.element].category.as_str();

@@ -90,6 +90,10 @@ enum Command {
         /// timeouts, scheduled outages.
         #[arg(long)]
         faults: Option<PathBuf>,
+        /// Notifications held in full at most; beyond, the oldest finished ones are
+        /// dropped (0: no cap).
+        #[arg(long, default_value_t = server::DEFAULT_MAX_NOTIFICATIONS)]
+        max_notifications: usize,
     },
 }
 
@@ -518,6 +522,7 @@ async fn real_main() -> Result<u8> {
             key_rate_limits,
             no_rate_limit,
             faults,
+            max_notifications,
         } => {
             let faults = match &faults {
                 Some(p) => load_faults(p)?,
@@ -549,6 +554,7 @@ async fn real_main() -> Result<u8> {
                 plans.insert(key.to_string(), plan);
             }
             let config = Config {
+                max_notifications: (max_notifications > 0).then_some(max_notifications),
                 faults,
                 plans,
                 keys,

@@ -4,6 +4,7 @@ mod faults;
 mod flow;
 mod gateway;
 mod load;
+mod metrics;
 mod streams;
 mod support;
 mod validation;

@@ -31,11 +31,25 @@ pub async fn start(seed: u64, gpd_open: bool) -> Mock {
     start_with(seed, gpd_open, HashMap::new()).await
 }
 
+/// As `start`, holding at most `cap` notifications in full.
+pub async fn start_capped(seed: u64, cap: usize) -> Mock {
+    start_full(seed, true, HashMap::new(), Some(cap)).await
+}
+
 /// As `start`, with the gateway's usage plans per key.
 pub async fn start_with(
     seed: u64,
     gpd_open: bool,
     plans: HashMap<String, mocks::gateway::UsagePlan>,
+) -> Mock {
+    start_full(seed, gpd_open, plans, None).await
+}
+
+async fn start_full(
+    seed: u64,
+    gpd_open: bool,
+    plans: HashMap<String, mocks::gateway::UsagePlan>,
+    max_notifications: Option<usize>,
 ) -> Mock {
     let (listener, url) = server::bind("127.0.0.1:0".parse().unwrap()).await.unwrap();
     let config = Config {
@@ -51,6 +65,7 @@ pub async fn start_with(
         // Off unless asked for, as for a load test.
         plans,
         faults: Default::default(),
+        max_notifications,
     };
     let app = Arc::new(
         App::new(
