@@ -5,6 +5,7 @@
 //! the wall clock (`sim/clippy.toml` bans it only in the model).
 
 pub mod clock;
+pub mod conformance;
 pub mod faults;
 pub mod gateway;
 pub mod ids;

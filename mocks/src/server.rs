@@ -19,6 +19,7 @@ use sim::rng::{StreamKey, seed_from_label};
 use tokio::net::TcpListener;
 
 use crate::clock::SimClock;
+use crate::conformance::{Conformance, Note, SendNote};
 use crate::faults::{Fault, FaultProfile, Faults, Outage};
 use crate::gateway::{Admission, Gateway, UsagePlan};
 use crate::problem::{Problem, ProblemError};
@@ -81,6 +82,7 @@ pub struct App {
     pub gateway: Gateway,
     pub faults: Faults,
     pub metrics: crate::metrics::Metrics,
+    pub conformance: Conformance,
     store: Mutex<Store>,
 }
 
@@ -119,6 +121,7 @@ impl App {
             gateway: Gateway::new(config.plans.clone()),
             faults,
             metrics: Default::default(),
+            conformance: Default::default(),
             config,
             base_url,
             store: Mutex::new(Store::default()),
@@ -231,8 +234,19 @@ async fn status(State(app): State<Shared>) -> Reply {
 }
 
 async fn preload(State(app): State<Shared>, headers: HeaderMap, body: Bytes) -> Reply {
-    let _sender = auth!(app, headers);
+    let sender = auth!(app, headers);
     let req = parse_body("/delivery/attachments/preload", "post", &body)?;
+    let pdf_slots = req
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|i| i["contentType"] == "application/pdf")
+        .count();
+    app.conformance.note(
+        &sender,
+        Note::Preload { pdf_slots },
+        std::time::Instant::now(),
+    );
     let mut store = app.store();
     let mut out = Vec::new();
     for item in req.as_array().into_iter().flatten() {
@@ -246,6 +260,7 @@ async fn preload(State(app): State<Shared>, headers: HeaderMap, body: Bytes) -> 
         store.uploads.insert(
             key.clone(),
             Upload {
+                owner: sender.clone(),
                 secret: secret.clone(),
                 sha256: item["sha256"].as_str().unwrap_or_default().to_string(),
                 content_type,
@@ -327,7 +342,11 @@ async fn upload(
     let version = format!("v{next_version:016x}");
     slot.version = Some(version.clone());
     slot.data = body.to_vec();
+    let owner = slot.owner.clone();
     store.ids += 1;
+    drop(store);
+    app.conformance
+        .note(&owner, Note::Upload { key }, std::time::Instant::now());
     let mut r = StatusCode::OK.into_response();
     r.headers_mut().insert(
         "x-amz-version-id",
@@ -447,7 +466,7 @@ fn send(app: Shared, headers: HeaderMap, body: Bytes, path: &str, version: &'sta
     let mut record = Record {
         request_id: request_id.clone(),
         iun: iun.clone(),
-        sender,
+        sender: sender.clone(),
         api_version: version,
         request: req.clone(),
         sent_at: now,
@@ -473,6 +492,17 @@ fn send(app: Shared, headers: HeaderMap, body: Bytes, path: &str, version: &'sta
         }];
         record.assign_ids();
     }
+    app.conformance.note(
+        &sender,
+        Note::Send(send_note(
+            &store,
+            &req,
+            &protocol,
+            &token,
+            record.accepted(),
+        )),
+        std::time::Instant::now(),
+    );
     store.insert(record);
     if let Some(cap) = app.config.max_notifications {
         let evicted = store.evict_over(cap, now);
@@ -531,10 +561,20 @@ fn request_status(
         .map(|i| &store.records[i])
         .filter(|r| r.sender == sender)
         .ok_or_else(|| Problem::not_found("notification request"))?;
-    json_reply(
-        StatusCode::OK,
-        render::request_status(record, app.clock.now(), &app.clock),
-    )
+    let answer = render::request_status(record, app.clock.now(), &app.clock);
+    let retry_after = answer["retryAfter"]
+        .as_u64()
+        .filter(|_| answer["notificationRequestStatus"] == "WAITING")
+        .map(std::time::Duration::from_secs);
+    app.conformance.note(
+        &sender,
+        Note::StatusPoll {
+            request_id: record.request_id.clone(),
+            retry_after,
+        },
+        std::time::Instant::now(),
+    );
+    json_reply(StatusCode::OK, answer)
 }
 
 /// Finds a notification the key's sender may see, once accepted and validated.
@@ -611,7 +651,10 @@ async fn document(
     let doc = r.request["documents"]
         .get(idx)
         .ok_or_else(|| Problem::not_found(&format!("document {doc_idx}")))?;
-    attachment_metadata(&app, &store, doc, &format!("{iun}-doc{idx}.pdf"))
+    let reply = attachment_metadata(&app, &store, doc, &format!("{iun}-doc{idx}.pdf"))?;
+    app.conformance
+        .note(&sender, Note::DocumentDownloaded, std::time::Instant::now());
+    Ok(reply)
 }
 
 async fn payment_attachment(
@@ -639,7 +682,15 @@ async fn payment_attachment(
             "{name} attachment of recipient {rec}"
         )));
     }
-    attachment_metadata(&app, &store, doc, &format!("{iun}-{name}-{rec}.pdf"))
+    let reply = attachment_metadata(&app, &store, doc, &format!("{iun}-{name}-{rec}.pdf"))?;
+    if name == "PAGOPA" {
+        app.conformance.note(
+            &sender,
+            Note::PaymentAttachmentDownloaded,
+            std::time::Instant::now(),
+        );
+    }
+    Ok(reply)
 }
 
 fn attachment_metadata(app: &App, store: &Store, doc: &Value, filename: &str) -> Reply {
@@ -679,6 +730,8 @@ async fn legal_facts(
             Some(v)
         })
         .collect();
+    app.conformance
+        .note(&sender, Note::LegalFactsListed, std::time::Instant::now());
     json_reply(StatusCode::OK, Value::Array(list))
 }
 
@@ -702,6 +755,11 @@ async fn legal_fact_download(
         v["retryAfter"] = json!(app.clock.real_seconds_until(ready).ceil().max(1.0));
     } else {
         v["url"] = json!(format!("{}/mock-storage/{id}", app.base_url));
+        app.conformance.note(
+            &sender,
+            Note::LegalFactDownloaded,
+            std::time::Instant::now(),
+        );
     }
     json_reply(StatusCode::OK, v)
 }
@@ -731,7 +789,8 @@ async fn price_v23(
     headers: HeaderMap,
     Path((pa, notice)): Path<(String, String)>,
 ) -> Reply {
-    let _sender = auth!(app, headers);
+    let sender = auth!(app, headers);
+    note_price(&app, &sender, &pa, &notice);
     check_params(
         "/delivery/v2.3/price/{paTaxId}/{noticeCode}",
         "get",
@@ -758,7 +817,8 @@ async fn price_v1(
     headers: HeaderMap,
     Path((pa, notice)): Path<(String, String)>,
 ) -> Reply {
-    let _sender = auth!(app, headers);
+    let sender = auth!(app, headers);
+    note_price(&app, &sender, &pa, &notice);
     let store = app.store();
     let now = app.clock.now();
     let (r, rec, apply) = find_notice(&store, &pa, &notice)?;
@@ -1018,6 +1078,72 @@ async fn admin_outage(State(app): State<Shared>, body: Bytes) -> Response {
     StatusCode::NO_CONTENT.into_response()
 }
 
+/// The conformance report: JSON, or text with `?format=text`.
+async fn admin_conformance(
+    State(app): State<Shared>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    if q.get("format").is_some_and(|f| f == "text") {
+        return app.conformance.text().into_response();
+    }
+    Json(serde_json::to_value(app.conformance.report()).expect("report serialises")).into_response()
+}
+
+fn note_price(app: &App, sender: &str, pa: &str, notice: &str) {
+    app.conformance.note(
+        sender,
+        Note::Price {
+            creditor: pa.to_string(),
+            notice: notice.to_string(),
+        },
+        std::time::Instant::now(),
+    );
+}
+
+/// What a send request shows of the client, for the checklists.
+fn send_note(store: &Store, req: &Value, protocol: &str, token: &str, accepted: bool) -> SendNote {
+    let recipients: Vec<&Value> = req["recipients"].as_array().into_iter().flatten().collect();
+    let pagopa: Vec<&Value> = recipients
+        .iter()
+        .flat_map(|r| r["payments"].as_array().into_iter().flatten())
+        .map(|p| &p["pagoPa"])
+        .filter(|p| p.is_object())
+        .collect();
+    SendNote {
+        protocol: protocol.to_string(),
+        token: token.to_string(),
+        accepted,
+        is_890: req["physicalCommunicationType"] == "REGISTERED_LETTER_890",
+        recipients_complete: recipients.iter().any(|r| {
+            r["taxId"].is_string()
+                && r["digitalDomicile"].is_object()
+                && r["physicalAddress"].is_object()
+        }),
+        uploaded_documents: req["documents"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|d| {
+                d["ref"]["key"]
+                    .as_str()
+                    .and_then(|k| store.uploads.get(k))
+                    .is_some_and(|u| u.version.is_some())
+            })
+            .count(),
+        notices: pagopa
+            .iter()
+            .filter_map(|p| {
+                Some((
+                    p["creditorTaxId"].as_str()?.to_string(),
+                    p["noticeCode"].as_str()?.to_string(),
+                ))
+            })
+            .collect(),
+        pagopa_attachment: pagopa.iter().any(|p| p["attachment"].is_object()),
+        sender_tax_id: req["senderTaxId"].as_str().unwrap_or_default().to_string(),
+    }
+}
+
 fn admin_error(detail: &str) -> Response {
     Problem::new(StatusCode::BAD_REQUEST, detail, Vec::new()).into_response()
 }
@@ -1034,8 +1160,19 @@ async fn observe(
         .map_or("unmatched", |p| p.as_str())
         .to_string();
     let method = req.method().as_str().to_string();
+    let client = req
+        .headers()
+        .get("x-api-key")
+        .and_then(|k| k.to_str().ok())
+        .and_then(|k| app.config.keys.get(k))
+        .cloned();
     let started = std::time::Instant::now();
     let resp = next.run(req).await;
+    if let Some(sender) = client {
+        let status = resp.status().as_u16();
+        app.conformance
+            .note(&sender, Note::Call { status }, started);
+    }
     let m = &app.metrics;
     m.latency
         .get_or_create(&crate::metrics::RouteLabels {
@@ -1123,6 +1260,7 @@ pub fn router(app: Shared) -> Router {
         .route("/mock/gpd/{creditor}/{notice}", put(admin_gpd))
         .route("/mock/faults", get(admin_faults).put(admin_faults_set))
         .route("/mock/outages", post(admin_outage))
+        .route("/mock/conformance", get(admin_conformance))
         .route("/metrics", get(metrics))
         .fallback(|| async { Problem::not_found("path").into_response() })
         // The gateway is in front of the faults, as production's is in front of its services.

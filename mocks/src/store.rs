@@ -16,6 +16,8 @@ use crate::streams::{EventLog, Stream};
 /// A presigned upload slot and what was uploaded to it.
 #[derive(Debug, Clone)]
 pub struct Upload {
+    /// The sender whose preload created the slot.
+    pub owner: String,
     pub secret: String,
     pub sha256: String,
     pub content_type: String,

@@ -13,6 +13,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde_json::{Value, json};
 
+use crate::conformance::Note;
 use crate::problem::{Problem, ProblemError};
 use crate::render;
 use crate::server::{App, Shared, check_params, forbidden, json_reply, parse_body, sender};
@@ -160,6 +161,13 @@ async fn create(app: &App, headers: &HeaderMap, body: &Bytes, v: Version) -> Rep
         not_before: None,
     };
     let reply = metadata(app, &s);
+    app.conformance.note(
+        &s.sender,
+        Note::StreamCreated {
+            timeline: s.event_type == EventType::Timeline,
+        },
+        Instant::now(),
+    );
     store.streams.push(s);
     json_reply(StatusCode::OK, reply)
 }
@@ -282,6 +290,17 @@ async fn consume(
     let s = find(store, &sender, id)?;
     if let Some(nb) = s.not_before.filter(|nb| real < *nb) {
         let wait = millis_until(nb, real).max(1);
+        app.conformance.note(
+            &sender,
+            Note::StreamRead {
+                stream: id.to_string(),
+                last_event_id: query.get("lastEventId").map(|_| last),
+                returned: Vec::new(),
+                accepted_with_iun: false,
+                too_early: true,
+            },
+            real,
+        );
         let p = stream_problem(
             StatusCode::TOO_MANY_REQUESTS,
             "PN_STREAM_RETRY_AFTER_ERROR",
@@ -326,6 +345,19 @@ async fn consume(
             Some(item)
         })
         .collect();
+    app.conformance.note(
+        &sender,
+        Note::StreamRead {
+            stream: id.to_string(),
+            last_event_id: query.get("lastEventId").map(|_| last),
+            returned: batch.events.iter().map(|e| e.id).collect(),
+            accepted_with_iun: items
+                .iter()
+                .any(|i| i["newStatus"] == "ACCEPTED" && i["iun"].is_string()),
+            too_early: false,
+        },
+        real,
+    );
     let wait = if batch.more {
         0
     } else {

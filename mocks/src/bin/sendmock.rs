@@ -94,6 +94,10 @@ enum Command {
         /// dropped (0: no cap).
         #[arg(long, default_value_t = server::DEFAULT_MAX_NOTIFICATIONS)]
         max_notifications: usize,
+        /// Also write the conformance report as JSON here on shutdown (the text report
+        /// goes to stderr).
+        #[arg(long)]
+        report: Option<PathBuf>,
     },
 }
 
@@ -523,6 +527,7 @@ async fn real_main() -> Result<u8> {
             no_rate_limit,
             faults,
             max_notifications,
+            report,
         } => {
             let faults = match &faults {
                 Some(p) => load_faults(p)?,
@@ -585,7 +590,14 @@ async fn real_main() -> Result<u8> {
             }
             println!("sendmock listening on {base_url}");
             tracing::info!(%base_url, keys = app.config.keys.len(), time_scale, "serving the SEND B2B mock");
-            server::run(listener, app, shutdown_signal()).await?;
+            server::run(listener, app.clone(), shutdown_signal()).await?;
+            // What the clients did, once they are done.
+            eprint!("conformance report\n{}", app.conformance.text());
+            if let Some(path) = report {
+                let json = serde_json::to_string_pretty(&app.conformance.report())? + "\n";
+                sim::report::write_atomic(&path, json.as_bytes())
+                    .with_context(|| format!("cannot write {}", path.display()))?;
+            }
         }
     }
     Ok(0)

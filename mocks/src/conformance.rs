@@ -1,0 +1,426 @@
+//! What each client (API key's sender) exercised and what it did wrong: the official
+//! emulator's checklists TC-INVIO-01..04 and TC-COSTO-01 (`domain.md` §2.1), and the
+//! behaviour production expects of an integration: `retryAfter` and `retry-after`
+//! honoured, no polling storms, a backoff after a 429, retries with the same idempotence
+//! token, streams consumed without gaps.
+
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+
+/// Polls of one request within a second that make a storm.
+pub const STORM_POLLS_PER_SECOND: usize = 5;
+/// A request this soon after a 429 shows no backoff.
+pub const MIN_BACKOFF: Duration = Duration::from_millis(100);
+
+/// Something a client did, as the handlers see it.
+#[derive(Debug, Clone)]
+pub enum Note {
+    Preload {
+        pdf_slots: usize,
+    },
+    Upload {
+        key: String,
+    },
+    Send(SendNote),
+    /// A request-status read; `retry_after` when the answer was WAITING.
+    StatusPoll {
+        request_id: String,
+        retry_after: Option<Duration>,
+    },
+    StreamCreated {
+        timeline: bool,
+    },
+    StreamRead {
+        stream: String,
+        last_event_id: Option<u64>,
+        returned: Vec<u64>,
+        accepted_with_iun: bool,
+        too_early: bool,
+    },
+    DocumentDownloaded,
+    PaymentAttachmentDownloaded,
+    LegalFactsListed,
+    LegalFactDownloaded,
+    Price {
+        creditor: String,
+        notice: String,
+    },
+    /// Any call, with its status (for the backoff check).
+    Call {
+        status: u16,
+    },
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct SendNote {
+    pub protocol: String,
+    pub token: String,
+    pub accepted: bool,
+    pub is_890: bool,
+    pub recipients_complete: bool,
+    pub uploaded_documents: usize,
+    /// (creditorTaxId, noticeCode) of its pagoPA notices.
+    pub notices: Vec<(String, String)>,
+    pub pagopa_attachment: bool,
+    pub sender_tax_id: String,
+}
+
+#[derive(Debug, Default)]
+struct Client {
+    pdf_slots: usize,
+    uploads: HashSet<String>,
+    sends: Vec<SendNote>,
+    /// (protocol) -> tokens used.
+    tokens: HashMap<String, HashSet<String>>,
+    non_idempotent_retries: u64,
+    next_poll: HashMap<String, Instant>,
+    recent_polls: HashMap<String, VecDeque<Instant>>,
+    early_polls: u64,
+    storms: u64,
+    polls: u64,
+    timeline_stream: bool,
+    stream_reads: u64,
+    stream_accepted_seen: bool,
+    stream_early_reads: u64,
+    stream_last: HashMap<String, u64>,
+    stream_gaps: u64,
+    document: bool,
+    payment_attachment: bool,
+    legal_listed: bool,
+    legal_downloaded: bool,
+    own_notice_prices: u64,
+    last_429: Option<Instant>,
+    no_backoff: u64,
+    throttled: u64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Check {
+    pub check: &'static str,
+    pub passed: bool,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Checklist {
+    pub id: &'static str,
+    pub passed: bool,
+    pub checks: Vec<Check>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Behaviour {
+    pub check: &'static str,
+    pub passed: bool,
+    pub violations: u64,
+    pub detail: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ClientReport {
+    pub checklists: Vec<Checklist>,
+    pub behaviour: Vec<Behaviour>,
+}
+
+#[derive(Default)]
+pub struct Conformance {
+    clients: Mutex<BTreeMap<String, Client>>,
+}
+
+fn checklist(id: &'static str, checks: Vec<(&'static str, bool)>) -> Checklist {
+    let checks: Vec<Check> = checks
+        .into_iter()
+        .map(|(check, passed)| Check { check, passed })
+        .collect();
+    Checklist {
+        id,
+        passed: checks.iter().all(|c| c.passed),
+        checks,
+    }
+}
+
+fn behaviour(check: &'static str, violations: u64, detail: String) -> Behaviour {
+    Behaviour {
+        check,
+        passed: violations == 0,
+        violations,
+        detail,
+    }
+}
+
+impl Conformance {
+    pub fn note(&self, sender: &str, note: Note, now: Instant) {
+        let mut clients = self.clients.lock().expect("conformance");
+        let c = clients.entry(sender.to_string()).or_default();
+        match note {
+            Note::Preload { pdf_slots } => c.pdf_slots += pdf_slots,
+            Note::Upload { key } => {
+                c.uploads.insert(key);
+            }
+            Note::Send(s) => {
+                let tokens = c.tokens.entry(s.protocol.clone()).or_default();
+                if !tokens.is_empty() && !tokens.contains(&s.token) {
+                    c.non_idempotent_retries += 1;
+                }
+                tokens.insert(s.token.clone());
+                c.sends.push(s);
+            }
+            Note::StatusPoll {
+                request_id,
+                retry_after,
+            } => {
+                c.polls += 1;
+                if c.next_poll.get(&request_id).is_some_and(|t| now < *t) {
+                    c.early_polls += 1;
+                }
+                match retry_after {
+                    Some(d) => {
+                        c.next_poll.insert(request_id.clone(), now + d);
+                    }
+                    None => {
+                        c.next_poll.remove(&request_id);
+                    }
+                }
+                let recent = c.recent_polls.entry(request_id).or_default();
+                recent.push_back(now);
+                while recent
+                    .front()
+                    .is_some_and(|t| now.duration_since(*t) > Duration::from_secs(1))
+                {
+                    recent.pop_front();
+                }
+                if recent.len() == STORM_POLLS_PER_SECOND + 1 {
+                    c.storms += 1;
+                }
+            }
+            Note::StreamCreated { timeline } => c.timeline_stream |= timeline,
+            Note::StreamRead {
+                stream,
+                last_event_id,
+                returned,
+                accepted_with_iun,
+                too_early,
+            } => {
+                c.stream_reads += 1;
+                if too_early {
+                    c.stream_early_reads += 1;
+                    return;
+                }
+                let last_given = c.stream_last.get(&stream).copied().unwrap_or(0);
+                if last_event_id.unwrap_or(0) > last_given {
+                    // Acknowledging events never received: they are skipped.
+                    c.stream_gaps += 1;
+                }
+                if let Some(m) = returned.iter().max() {
+                    c.stream_last.insert(stream, (*m).max(last_given));
+                }
+                c.stream_accepted_seen |= accepted_with_iun;
+            }
+            Note::DocumentDownloaded => c.document = true,
+            Note::PaymentAttachmentDownloaded => c.payment_attachment = true,
+            Note::LegalFactsListed => c.legal_listed = true,
+            Note::LegalFactDownloaded => c.legal_downloaded = true,
+            Note::Price { creditor, notice } => {
+                let own = c.sends.iter().any(|s| {
+                    s.notices
+                        .iter()
+                        .any(|(cr, n)| *cr == creditor && *n == notice && *cr == s.sender_tax_id)
+                });
+                if own {
+                    c.own_notice_prices += 1;
+                }
+            }
+            Note::Call { status } => {
+                if c.last_429
+                    .is_some_and(|t| now.duration_since(t) < MIN_BACKOFF)
+                {
+                    c.no_backoff += 1;
+                }
+                if status == 429 {
+                    c.throttled += 1;
+                    c.last_429 = Some(now);
+                }
+            }
+        }
+    }
+
+    /// The report of every client seen.
+    pub fn report(&self) -> BTreeMap<String, ClientReport> {
+        let clients = self.clients.lock().expect("conformance");
+        clients
+            .iter()
+            .map(|(sender, c)| (sender.clone(), report_of(c)))
+            .collect()
+    }
+
+    /// The report as text, a line per check.
+    pub fn text(&self) -> String {
+        let mut out = String::new();
+        for (sender, r) in self.report() {
+            out.push_str(&format!("client (sender {sender})\n"));
+            for l in &r.checklists {
+                let failing: Vec<&str> = l
+                    .checks
+                    .iter()
+                    .filter(|c| !c.passed)
+                    .map(|c| c.check)
+                    .collect();
+                out.push_str(&format!(
+                    "  {} {}{}\n",
+                    if l.passed { "PASS" } else { "----" },
+                    l.id,
+                    if failing.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" (missing: {})", failing.join("; "))
+                    }
+                ));
+            }
+            for b in &r.behaviour {
+                out.push_str(&format!(
+                    "  {} {}{}\n",
+                    if b.passed { "ok  " } else { "FAIL" },
+                    b.check,
+                    if b.passed {
+                        String::new()
+                    } else {
+                        format!(": {}", b.detail)
+                    }
+                ));
+            }
+        }
+        out
+    }
+}
+
+fn report_of(c: &Client) -> ClientReport {
+    let accepted = |f: &dyn Fn(&SendNote) -> bool| c.sends.iter().any(|s| s.accepted && f(s));
+    let invio01 = checklist(
+        "TC-INVIO-01",
+        vec![
+            ("a preload of a PDF", c.pdf_slots >= 1),
+            ("an upload to a preloaded slot", !c.uploads.is_empty()),
+            (
+                "a request with physicalCommunicationType REGISTERED_LETTER_890",
+                c.sends.iter().any(|s| s.is_890),
+            ),
+            (
+                "recipients with taxId, digitalDomicile and physicalAddress",
+                c.sends.iter().any(|s| s.recipients_complete),
+            ),
+            (
+                "documents referencing uploads",
+                c.sends.iter().any(|s| s.uploaded_documents > 0),
+            ),
+            (
+                "a notification accepted without payment",
+                accepted(&|s| s.notices.is_empty()),
+            ),
+        ],
+    );
+    let invio02 = checklist(
+        "TC-INVIO-02",
+        vec![
+            ("two or more uploads", c.uploads.len() >= 2),
+            (
+                "a notification accepted with pagoPA payments",
+                accepted(&|s| !s.notices.is_empty()),
+            ),
+            (
+                "a pagoPA form uploaded with it",
+                accepted(&|s| s.pagopa_attachment),
+            ),
+        ],
+    );
+    let invio03 = checklist(
+        "TC-INVIO-03",
+        vec![
+            ("a TIMELINE stream created", c.timeline_stream),
+            ("the stream consumed", c.stream_reads > 0),
+            (
+                "an event with newStatus ACCEPTED and the IUN received",
+                c.stream_accepted_seen,
+            ),
+            (
+                "retry-after honoured",
+                c.stream_reads > 0 && c.stream_early_reads == 0,
+            ),
+        ],
+    );
+    let invio04 = checklist(
+        "TC-INVIO-04",
+        vec![
+            ("a notified document downloaded", c.document),
+            ("a pagoPA attachment downloaded", c.payment_attachment),
+            ("legal facts listed", c.legal_listed),
+            ("a legal fact downloaded", c.legal_downloaded),
+        ],
+    );
+    let costo01 = checklist(
+        "TC-COSTO-01",
+        vec![
+            (
+                "a payment whose creditorTaxId is the sender's",
+                c.sends
+                    .iter()
+                    .any(|s| s.notices.iter().any(|(cr, _)| *cr == s.sender_tax_id)),
+            ),
+            ("the price asked for it", c.own_notice_prices > 0),
+        ],
+    );
+    let behaviour = vec![
+        behaviour(
+            "retryAfter honoured (request status)",
+            c.early_polls,
+            format!(
+                "{} of {} status polls came before the retryAfter given",
+                c.early_polls, c.polls
+            ),
+        ),
+        behaviour(
+            "no polling storms",
+            c.storms,
+            format!(
+                "{} times more than {STORM_POLLS_PER_SECOND} polls of one request within a second",
+                c.storms
+            ),
+        ),
+        behaviour(
+            "retry-after honoured (streams)",
+            c.stream_early_reads,
+            format!(
+                "{} of {} stream reads came before the retry-after given (429)",
+                c.stream_early_reads, c.stream_reads
+            ),
+        ),
+        behaviour(
+            "backoff after 429",
+            c.no_backoff,
+            format!(
+                "{} calls came less than {} ms after a 429 ({} 429s)",
+                c.no_backoff,
+                MIN_BACKOFF.as_millis(),
+                c.throttled
+            ),
+        ),
+        behaviour(
+            "retries idempotent (same idempotenceToken)",
+            c.non_idempotent_retries,
+            format!(
+                "{} sends repeated a protocol number with another idempotenceToken",
+                c.non_idempotent_retries
+            ),
+        ),
+        behaviour(
+            "streams consumed without gaps",
+            c.stream_gaps,
+            format!("{} reads acknowledged events never received", c.stream_gaps),
+        ),
+    ];
+    ClientReport {
+        checklists: vec![invio01, invio02, invio03, invio04, costo01],
+        behaviour,
+    }
+}
