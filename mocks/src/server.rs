@@ -1174,11 +1174,19 @@ async fn observe(
             .note(&sender, Note::Call { status }, started);
     }
     let m = &app.metrics;
+    let elapsed = started.elapsed();
+    tracing::debug!(
+        route = %route,
+        method = %method,
+        status = resp.status().as_u16(),
+        micros = elapsed.as_micros() as u64,
+        "request"
+    );
     m.latency
         .get_or_create(&crate::metrics::RouteLabels {
             route: route.clone(),
         })
-        .observe(started.elapsed().as_secs_f64());
+        .observe(elapsed.as_secs_f64());
     m.requests
         .get_or_create(&crate::metrics::RequestLabels {
             route,
