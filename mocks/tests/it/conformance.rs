@@ -37,24 +37,7 @@ const CHECKS: [&str; 6] = [
 ];
 
 async fn send(m: &Mock, protocol: &str, token: &str) -> (u16, Value) {
-    let doc = m
-        .upload_pdf(format!("%PDF {protocol} {token}").as_bytes())
-        .await;
-    let mut req = request(
-        protocol,
-        &doc,
-        vec![recipient(
-            &cf("RSSMRA80A01H501"),
-            "Via Roma 1",
-            Some("ok@pec.it"),
-            "302000000000001234",
-        )],
-    );
-    req["idempotenceToken"] = json!(token);
-    let (s, _, body) = m
-        .call("POST", "/delivery/v2.6/requests", Some(KEY), Some(req))
-        .await;
-    (s, body)
+    post_request(m, protocol, token, Some("ok@pec.it"), None).await
 }
 
 #[tokio::test]

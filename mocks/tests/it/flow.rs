@@ -2,7 +2,6 @@
 //! timeline to refinement → legal facts → price, for a digital, a paper and an
 //! unreachable recipient; and the mock's timeline equals the model's.
 
-use mocks::spec::Spec;
 use serde_json::{Value, json};
 
 use crate::support::*;
@@ -14,14 +13,6 @@ fn categories(detail: &Value) -> Vec<String> {
         .iter()
         .map(|e| e["category"].as_str().unwrap().to_string())
         .collect()
-}
-
-fn check(path: &str, method: &str, status: u16, body: &Value) {
-    let errors = Spec::embedded().check_response(path, method, status, body);
-    assert!(
-        errors.is_empty(),
-        "{method} {path} {status} does not match the bundle: {errors:#?}\n{body:#}"
-    );
 }
 
 async fn send_and_accept(m: &Mock, protocol: &str, recipients: Vec<Value>) -> String {

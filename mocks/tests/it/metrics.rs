@@ -79,20 +79,7 @@ async fn metrics_count_requests_by_route_and_status() {
 
 /// Sends one notification; returns its request id.
 async fn send(m: &Mock, protocol: &str) -> String {
-    let doc = m.upload_pdf(protocol.as_bytes()).await;
-    let req = request(
-        protocol,
-        &doc,
-        vec![recipient(
-            &cf("RSSMRA80A01H501"),
-            "Via Roma 1",
-            Some("ok@pec.it"),
-            &format!("30200000000000{}", &protocol[protocol.len() - 4..]),
-        )],
-    );
-    let (s, _, body) = m
-        .call("POST", "/delivery/v2.6/requests", Some(KEY), Some(req))
-        .await;
+    let (s, body) = post_request(m, protocol, "token-1", Some("ok@pec.it"), None).await;
     assert_eq!(s, 202, "{body:#}");
     body["notificationRequestId"].as_str().unwrap().to_string()
 }

@@ -3,20 +3,11 @@
 
 use std::time::Duration;
 
-use mocks::spec::Spec;
 use serde_json::{Value, json};
 
 use crate::support::*;
 
 const STREAMS: &str = "/delivery-progresses/v2.9/streams";
-
-fn check(path: &str, method: &str, status: u16, body: &Value) {
-    let errors = Spec::embedded().check_response(path, method, status, body);
-    assert!(
-        errors.is_empty(),
-        "{method} {path} {status} does not match the bundle: {errors:#?}\n{body:#}"
-    );
-}
 
 async fn create(m: &Mock, base: &str, body: Value) -> (u16, Value) {
     let (s, _, v) = m.call("POST", base, Some(KEY), Some(body)).await;
@@ -34,25 +25,7 @@ async fn new_stream(m: &Mock, body: Value) -> String {
 
 /// Sends a notification and lets it be accepted; returns its IUN.
 async fn send(m: &Mock, protocol: &str, pec: Option<&str>, group: Option<&str>) -> String {
-    let doc = m
-        .upload_pdf(format!("%PDF-1.4 {protocol}").as_bytes())
-        .await;
-    let mut req = request(
-        protocol,
-        &doc,
-        vec![recipient(
-            &cf("RSSMRA80A01H501"),
-            "Via Roma 1",
-            pec,
-            &format!("30200000000000{}", &protocol[protocol.len() - 4..]),
-        )],
-    );
-    if let Some(g) = group {
-        req["group"] = json!(g);
-    }
-    let (s, _, body) = m
-        .call("POST", "/delivery/v2.6/requests", Some(KEY), Some(req))
-        .await;
+    let (s, body) = post_request(m, protocol, "token-1", pec, group).await;
     assert_eq!(s, 202, "{body:#}");
     m.advance(5).await;
     let path =

@@ -209,3 +209,44 @@ pub fn request(protocol: &str, document: &Value, recipients: Vec<Value>) -> Valu
         "pagoPaIntMode": "SYNC"
     })
 }
+
+/// Asserts a response matches the bundle's schema for it.
+pub fn check(path: &str, method: &str, status: u16, body: &Value) {
+    let errors = mocks::spec::Spec::embedded().check_response(path, method, status, body);
+    assert!(
+        errors.is_empty(),
+        "{method} {path} {status} does not match the bundle: {errors:#?}\n{body:#}"
+    );
+}
+
+/// Uploads a document and sends one notification to one recipient (with a PEC if
+/// given, in a group if given); returns the status and the body of the answer.
+pub async fn post_request(
+    m: &Mock,
+    protocol: &str,
+    token: &str,
+    pec: Option<&str>,
+    group: Option<&str>,
+) -> (u16, Value) {
+    let doc = m
+        .upload_pdf(format!("%PDF-1.4 {protocol} {token}").as_bytes())
+        .await;
+    let mut req = request(
+        protocol,
+        &doc,
+        vec![recipient(
+            &cf("RSSMRA80A01H501"),
+            "Via Roma 1",
+            pec,
+            &format!("30200000000000{}", &protocol[protocol.len() - 4..]),
+        )],
+    );
+    req["idempotenceToken"] = json!(token);
+    if let Some(g) = group {
+        req["group"] = json!(g);
+    }
+    let (s, _, body) = m
+        .call("POST", "/delivery/v2.6/requests", Some(KEY), Some(req))
+        .await;
+    (s, body)
+}
