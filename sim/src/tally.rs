@@ -24,6 +24,67 @@ fn product_slot(p: Product) -> usize {
         .expect("known product")
 }
 
+/// Applies `op` (`+=` or `-=`) to every field of two `SideTally`s: one list of fields
+/// for adding and removing tallies.
+macro_rules! side_fields {
+    ($a:expr, $b:expr, $op:tt) => {{
+        let (a, b) = ($a, $b);
+        a.recipients $op b.recipients;
+        a.refused $op b.refused;
+        a.digital $op b.digital;
+        a.paper $op b.paper;
+        for (x, y) in a.final_states.iter_mut().zip(&b.final_states) {
+            *x $op y;
+        }
+        a.viewed $op b.viewed;
+        a.with_notice $op b.with_notice;
+        a.paid $op b.paid;
+        a.paid_within_5d $op b.paid_within_5d;
+        a.pay_delay_seconds $op b.pay_delay_seconds;
+        a.body_cost_cents $op b.body_cost_cents;
+        a.citizen_charges_cents $op b.citizen_charges_cents;
+        a.outlay_cents $op b.outlay_cents;
+        a.cash_in_cents $op b.cash_in_cents;
+        a.cash_seconds $op b.cash_seconds;
+        for (x, y) in a.letters.iter_mut().zip(&b.letters) {
+            *x $op y;
+        }
+        a.letter_cents $op b.letter_cents;
+        a.letters_waited $op b.letters_waited;
+        a.letter_wait_seconds $op b.letter_wait_seconds;
+        a.pec_sends $op b.pec_sends;
+        for (x, y) in a.courtesy.iter_mut().zip(&b.courtesy) {
+            *x $op y;
+        }
+        for (x, y) in a.pay_days.iter_mut().zip(&b.pay_days) {
+            *x $op y;
+        }
+    }};
+}
+
+/// The same for `DayRow`.
+macro_rules! day_fields {
+    ($a:expr, $b:expr, $op:tt) => {{
+        let (a, b) = ($a, $b);
+        for (x, y) in a.courtesy.iter_mut().zip(&b.courtesy) {
+            *x $op y;
+        }
+        a.pec_sends $op b.pec_sends;
+        for (x, y) in a.letters.iter_mut().zip(&b.letters) {
+            *x $op y;
+        }
+        a.views $op b.views;
+        a.refinements $op b.refinements;
+        a.payments $op b.payments;
+        a.cash_in_cents $op b.cash_in_cents;
+        a.body_cost_cents $op b.body_cost_cents;
+        a.baseline_letters $op b.baseline_letters;
+        a.baseline_payments $op b.baseline_payments;
+        a.baseline_cash_in_cents $op b.baseline_cash_in_cents;
+        a.baseline_body_cost_cents $op b.baseline_body_cost_cents;
+    }};
+}
+
 /// One side (SEND or the baseline) of one replication.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct SideTally {
@@ -89,70 +150,12 @@ impl SideTally {
     }
 
     fn add(&mut self, o: &SideTally) {
-        self.recipients += o.recipients;
-        self.refused += o.refused;
-        self.digital += o.digital;
-        self.paper += o.paper;
-        for i in 0..self.final_states.len() {
-            self.final_states[i] += o.final_states[i];
-        }
-        self.viewed += o.viewed;
-        self.with_notice += o.with_notice;
-        self.paid += o.paid;
-        self.paid_within_5d += o.paid_within_5d;
-        self.pay_delay_seconds += o.pay_delay_seconds;
-        self.body_cost_cents += o.body_cost_cents;
-        self.citizen_charges_cents += o.citizen_charges_cents;
-        self.outlay_cents += o.outlay_cents;
-        self.cash_in_cents += o.cash_in_cents;
-        self.cash_seconds += o.cash_seconds;
-        for i in 0..5 {
-            self.letters[i] += o.letters[i];
-        }
-        self.letter_cents += o.letter_cents;
-        self.letters_waited += o.letters_waited;
-        self.letter_wait_seconds += o.letter_wait_seconds;
-        self.pec_sends += o.pec_sends;
-        for i in 0..3 {
-            self.courtesy[i] += o.courtesy[i];
-        }
-        for (a, b) in self.pay_days.iter_mut().zip(&o.pay_days) {
-            *a += b;
-        }
+        side_fields!(self, o, +=);
     }
 
     /// Removes a tally added before (exact: integers only).
     fn sub(&mut self, o: &SideTally) {
-        self.recipients -= o.recipients;
-        self.refused -= o.refused;
-        self.digital -= o.digital;
-        self.paper -= o.paper;
-        for i in 0..self.final_states.len() {
-            self.final_states[i] -= o.final_states[i];
-        }
-        self.viewed -= o.viewed;
-        self.with_notice -= o.with_notice;
-        self.paid -= o.paid;
-        self.paid_within_5d -= o.paid_within_5d;
-        self.pay_delay_seconds -= o.pay_delay_seconds;
-        self.body_cost_cents -= o.body_cost_cents;
-        self.citizen_charges_cents -= o.citizen_charges_cents;
-        self.outlay_cents -= o.outlay_cents;
-        self.cash_in_cents -= o.cash_in_cents;
-        self.cash_seconds -= o.cash_seconds;
-        for i in 0..5 {
-            self.letters[i] -= o.letters[i];
-        }
-        self.letter_cents -= o.letter_cents;
-        self.letters_waited -= o.letters_waited;
-        self.letter_wait_seconds -= o.letter_wait_seconds;
-        self.pec_sends -= o.pec_sends;
-        for i in 0..3 {
-            self.courtesy[i] -= o.courtesy[i];
-        }
-        for (a, b) in self.pay_days.iter_mut().zip(&o.pay_days) {
-            *a -= b;
-        }
+        side_fields!(self, o, -=);
     }
 
     fn count_payment(
@@ -182,41 +185,11 @@ impl SideTally {
 
 impl DayRow {
     fn add(&mut self, o: &DayRow) {
-        for i in 0..3 {
-            self.courtesy[i] += o.courtesy[i];
-        }
-        self.pec_sends += o.pec_sends;
-        for i in 0..5 {
-            self.letters[i] += o.letters[i];
-        }
-        self.views += o.views;
-        self.refinements += o.refinements;
-        self.payments += o.payments;
-        self.cash_in_cents += o.cash_in_cents;
-        self.body_cost_cents += o.body_cost_cents;
-        self.baseline_letters += o.baseline_letters;
-        self.baseline_payments += o.baseline_payments;
-        self.baseline_cash_in_cents += o.baseline_cash_in_cents;
-        self.baseline_body_cost_cents += o.baseline_body_cost_cents;
+        day_fields!(self, o, +=);
     }
 
     fn sub(&mut self, o: &DayRow) {
-        for i in 0..3 {
-            self.courtesy[i] -= o.courtesy[i];
-        }
-        self.pec_sends -= o.pec_sends;
-        for i in 0..5 {
-            self.letters[i] -= o.letters[i];
-        }
-        self.views -= o.views;
-        self.refinements -= o.refinements;
-        self.payments -= o.payments;
-        self.cash_in_cents -= o.cash_in_cents;
-        self.body_cost_cents -= o.body_cost_cents;
-        self.baseline_letters -= o.baseline_letters;
-        self.baseline_payments -= o.baseline_payments;
-        self.baseline_cash_in_cents -= o.baseline_cash_in_cents;
-        self.baseline_body_cost_cents -= o.baseline_body_cost_cents;
+        day_fields!(self, o, -=);
     }
 }
 
