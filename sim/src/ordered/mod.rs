@@ -24,7 +24,7 @@ use rayon::prelude::*;
 use smallvec::SmallVec;
 
 use crate::capacity::CapacityPlan;
-use crate::model::{Model, PostRequest, Posting};
+use crate::model::{Model, NotificationInput, PostRequest, Posting};
 use crate::rng::StreamKey;
 use crate::run::CHUNK;
 use crate::scenario::LetterClass;
@@ -205,15 +205,33 @@ pub struct QueueStats {
     pub stale: u64,
 }
 
-/// Settled notifications are re-tallied in parallel once this many have gathered.
-const SETTLE_BATCH: usize = 4096;
-
-struct Queue<'a> {
+/// One replication's fixed inputs, shared by the speculating and the re-running code.
+#[derive(Clone, Copy)]
+struct Replication<'a> {
     model: &'a Model,
     plan: &'a CapacityPlan,
     seed: u64,
     replication: u32,
     total: u64,
+}
+
+impl Replication<'_> {
+    /// Notification `n`'s stream key and input.
+    fn notification(&self, n: u64) -> (StreamKey, NotificationInput) {
+        let key = StreamKey {
+            seed: self.seed,
+            replication: self.replication,
+            notification: n,
+        };
+        (key, self.model.sample_notification(&key, self.total))
+    }
+}
+
+/// Settled notifications are re-tallied in parallel once this many have gathered.
+const SETTLE_BATCH: usize = 4096;
+
+struct Queue<'a> {
+    run: Replication<'a>,
     queue: DayQueue<Request>,
     lanes: Vec<Lane>,
     waiting: usize,
@@ -234,8 +252,8 @@ impl Queue<'_> {
         loop {
             let next = self.queue.peek().map(|r| r.at as Tick);
             if self.waiting > 0 {
-                let w = self.plan.week_of(self.now) + 1;
-                let b = self.plan.week_starts[w];
+                let w = self.run.plan.week_of(self.now) + 1;
+                let b = self.run.plan.week_starts[w];
                 if b < frontier && next.is_none_or(|t| b <= t) {
                     self.new_week(w, b);
                     continue;
@@ -262,10 +280,10 @@ impl Queue<'_> {
             if !self.lanes[lane].is_waiting() {
                 continue;
             }
-            let cap = if at >= self.plan.horizon {
+            let cap = if at >= self.run.plan.horizon {
                 u32::MAX
             } else {
-                self.plan.capacity(lane as u16, w)
+                self.run.plan.capacity(lane as u16, w)
             };
             let l = &mut self.lanes[lane];
             l.week = w;
@@ -319,25 +337,15 @@ impl Queue<'_> {
                     .is_none_or(|y| y.notification != x.notification);
             jobs.push((*x, t.recs.clone(), alone && t.pending == 0));
         }
-        let (model, plan, total, seed, replication) = (
-            self.model,
-            self.plan,
-            self.total,
-            self.seed,
-            self.replication,
-        );
+        let run = self.run;
+        let (model, plan) = (run.model, run.plan);
         let days = model.scenario.horizon_days as usize;
         let (counted, reruns) = jobs
             .par_iter()
             .fold(
                 || (Tally::new(days), Vec::new()),
                 |(mut tally, mut reruns), (x, delays, last)| {
-                    let key = StreamKey {
-                        seed,
-                        replication,
-                        notification: x.notification as u64,
-                    };
-                    let n = model.sample_notification(&key, total);
+                    let (key, n) = run.notification(x.notification as u64);
                     let mut out = Vec::new();
                     let mut outcomes = SmallVec::<[_; 2]>::new();
                     let mut oracle = Oracle::new(plan, x.notification, delays);
@@ -434,8 +442,8 @@ impl Queue<'_> {
             }
         }
         self.stats.requests += 1;
-        let w = self.plan.week_of(self.now);
-        let cap = self.plan.capacity(r.lane as u16, w);
+        let w = self.run.plan.week_of(self.now);
+        let cap = self.run.plan.capacity(r.lane as u16, w);
         let lane = &mut self.lanes[r.lane as usize];
         if lane.week != w {
             lane.week = w;
@@ -528,14 +536,8 @@ impl Queue<'_> {
         if self.to_settle.is_empty() {
             return;
         }
-
-        let (model, plan, total, seed, replication) = (
-            self.model,
-            self.plan,
-            self.total,
-            self.seed,
-            self.replication,
-        );
+        let run = self.run;
+        let (model, plan) = (run.model, run.plan);
         let days = model.scenario.horizon_days as usize;
         let (plus, minus) = self
             .to_settle
@@ -543,12 +545,7 @@ impl Queue<'_> {
             .fold(
                 || (Tally::new(days), Tally::new(days)),
                 |(mut plus, mut minus), (notification, t)| {
-                    let key = StreamKey {
-                        seed,
-                        replication,
-                        notification: *notification as u64,
-                    };
-                    let n = model.sample_notification(&key, total);
+                    let (key, n) = run.notification(*notification as u64);
                     // The speculative tally comes out unless it was deferred; the final one
                     // goes in unless a re-run counted it.
                     let runs = [
@@ -576,7 +573,7 @@ impl Queue<'_> {
     }
 
     fn add_plus(&mut self, t: Tally) {
-        let days = self.model.scenario.horizon_days as usize;
+        let days = self.run.model.scenario.horizon_days as usize;
         let before = std::mem::replace(&mut self.plus, Tally::new(days));
         self.plus = before.merge(t);
     }
@@ -598,29 +595,15 @@ type Speculated = (Tally, Vec<Request>, Vec<(u32, u32)>);
 /// notification with a recipient in a lane that has letters waiting will most likely
 /// wait too, so its tally is deferred to when it settles rather than counted now and
 /// replaced then. Which notifications are deferred depends on timing, the tally does not.
-#[allow(clippy::too_many_arguments)]
-fn speculate(
-    model: &Model,
-    plan: &CapacityPlan,
-    saturated: &[AtomicBool],
-    seed: u64,
-    replication: u32,
-    first: u64,
-    count: u64,
-    total: u64,
-) -> Speculated {
+fn speculate(run: Replication, saturated: &[AtomicBool], first: u64, count: u64) -> Speculated {
+    let (model, plan) = (run.model, run.plan);
     let mut tally = Tally::new(model.scenario.horizon_days as usize);
     let mut requests = Vec::new();
     let mut bigs = Vec::new();
     let mut mine = Vec::new();
     let mut outcomes = Vec::new();
     for i in first..first + count {
-        let key = StreamKey {
-            seed,
-            replication,
-            notification: i,
-        };
-        let n = model.sample_notification(&key, total);
+        let (key, n) = run.notification(i);
         tally.notifications += 1;
         let likely_to_wait = n.recipients.iter().enumerate().any(|(rec, r)| {
             plan.lane(&PostRequest {
@@ -684,6 +667,13 @@ pub fn simulate_replication(
         u32::MAX
     );
     let horizon_days = model.scenario.horizon_days as usize;
+    let run = Replication {
+        model,
+        plan,
+        seed,
+        replication,
+        total,
+    };
     let batch = batch_chunks.max(1) * CHUNK;
     let batches = total.div_ceil(batch);
     let saturated: Vec<AtomicBool> = (0..plan.lanes()).map(|_| AtomicBool::new(false)).collect();
@@ -696,18 +686,14 @@ pub fn simulate_replication(
             .map(|c| {
                 let f = first + c * CHUNK;
                 let n = CHUNK.min(first + count - f);
-                speculate(model, plan, &saturated, seed, replication, f, n, total)
+                speculate(run, &saturated, f, n)
             })
             .collect();
         progress(count);
         out
     };
     let mut queue = Queue {
-        model,
-        plan,
-        seed,
-        replication,
-        total,
+        run,
         queue: DayQueue::default(),
         lanes: (0..plan.lanes()).map(|_| Lane::default()).collect(),
         waiting: 0,
