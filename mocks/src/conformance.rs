@@ -4,7 +4,7 @@
 //! honoured, no polling storms, a backoff after a 429, retries with the same idempotence
 //! token, streams consumed without gaps.
 
-use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -21,9 +21,7 @@ pub enum Note {
     Preload {
         pdf_slots: usize,
     },
-    Upload {
-        key: String,
-    },
+    Upload,
     Send(SendNote),
     /// A request-status read; `retry_after` when the answer was WAITING.
     StatusPoll {
@@ -44,9 +42,10 @@ pub enum Note {
     PaymentAttachmentDownloaded,
     LegalFactsListed,
     LegalFactDownloaded,
+    /// A price read; `own` when the notice is one of the client's notifications with
+    /// the sender as creditor.
     Price {
-        creditor: String,
-        notice: String,
+        own: bool,
     },
     /// Any call, with its status (for the backoff check).
     Call {
@@ -68,13 +67,27 @@ pub struct SendNote {
     pub sender_tax_id: String,
 }
 
+/// Protocol numbers remembered for the idempotence check (a window, so a long run
+/// stays in bounded memory).
+pub const TOKEN_WINDOW: usize = 1_000_000;
+/// Notes between two sweeps of the per-request polling state.
+const SWEEP_EVERY: u64 = 4096;
+
 #[derive(Debug, Default)]
 struct Client {
     pdf_slots: usize,
-    uploads: HashSet<String>,
-    sends: Vec<SendNote>,
-    /// (protocol) -> tokens used.
-    tokens: HashMap<String, HashSet<String>>,
+    uploads: u64,
+    /// What the sends showed, for the checklists.
+    sent_890: bool,
+    sent_complete_recipients: bool,
+    sent_uploaded_documents: bool,
+    accepted_without_payment: bool,
+    accepted_with_payment: bool,
+    accepted_with_pagopa_attachment: bool,
+    own_creditor_payment: bool,
+    /// hash(protocol) -> hash(first idempotence token).
+    tokens: HashMap<u64, u64>,
+    notes: u64,
     non_idempotent_retries: u64,
     next_poll: HashMap<String, Instant>,
     recent_polls: HashMap<String, VecDeque<Instant>>,
@@ -153,19 +166,43 @@ fn behaviour(check: &'static str, violations: u64, detail: String) -> Behaviour 
 impl Conformance {
     pub fn note(&self, sender: &str, note: Note, now: Instant) {
         let mut clients = self.clients.lock().expect("conformance");
-        let c = clients.entry(sender.to_string()).or_default();
+        if !clients.contains_key(sender) {
+            clients.insert(sender.to_string(), Client::default());
+        }
+        let c = clients.get_mut(sender).expect("inserted above");
+        c.notes += 1;
+        if c.notes % SWEEP_EVERY == 0 {
+            // Polling state of requests no longer polled says nothing more.
+            c.next_poll.retain(|_, t| *t > now);
+            c.recent_polls.retain(|_, q| {
+                q.back()
+                    .is_some_and(|t| now.duration_since(*t) <= Duration::from_secs(1))
+            });
+        }
         match note {
             Note::Preload { pdf_slots } => c.pdf_slots += pdf_slots,
-            Note::Upload { key } => {
-                c.uploads.insert(key);
-            }
+            Note::Upload => c.uploads += 1,
             Note::Send(s) => {
-                let tokens = c.tokens.entry(s.protocol.clone()).or_default();
-                if !tokens.is_empty() && !tokens.contains(&s.token) {
-                    c.non_idempotent_retries += 1;
+                let token = hash(&s.token);
+                match c.tokens.get(&hash(&s.protocol)) {
+                    Some(first) if *first != token => c.non_idempotent_retries += 1,
+                    Some(_) => {}
+                    None => {
+                        if c.tokens.len() >= TOKEN_WINDOW {
+                            c.tokens.clear();
+                        }
+                        c.tokens.insert(hash(&s.protocol), token);
+                    }
                 }
-                tokens.insert(s.token.clone());
-                c.sends.push(s);
+                c.sent_890 |= s.is_890;
+                c.sent_complete_recipients |= s.recipients_complete;
+                c.sent_uploaded_documents |= s.uploaded_documents > 0;
+                if s.accepted {
+                    c.accepted_without_payment |= s.notices.is_empty();
+                    c.accepted_with_payment |= !s.notices.is_empty();
+                    c.accepted_with_pagopa_attachment |= s.pagopa_attachment;
+                }
+                c.own_creditor_payment |= s.notices.iter().any(|(cr, _)| *cr == s.sender_tax_id);
             }
             Note::StatusPoll {
                 request_id,
@@ -222,12 +259,7 @@ impl Conformance {
             Note::PaymentAttachmentDownloaded => c.payment_attachment = true,
             Note::LegalFactsListed => c.legal_listed = true,
             Note::LegalFactDownloaded => c.legal_downloaded = true,
-            Note::Price { creditor, notice } => {
-                let own = c.sends.iter().any(|s| {
-                    s.notices
-                        .iter()
-                        .any(|(cr, n)| *cr == creditor && *n == notice && *cr == s.sender_tax_id)
-                });
+            Note::Price { own } => {
                 if own {
                     c.own_notice_prices += 1;
                 }
@@ -295,42 +327,44 @@ impl Conformance {
     }
 }
 
+/// A stable 64-bit digest (the same in every run).
+fn hash(s: &str) -> u64 {
+    use std::hash::{BuildHasher, BuildHasherDefault};
+    BuildHasherDefault::<std::collections::hash_map::DefaultHasher>::default().hash_one(s)
+}
+
 fn report_of(c: &Client) -> ClientReport {
-    let accepted = |f: &dyn Fn(&SendNote) -> bool| c.sends.iter().any(|s| s.accepted && f(s));
     let invio01 = checklist(
         "TC-INVIO-01",
         vec![
             ("a preload of a PDF", c.pdf_slots >= 1),
-            ("an upload to a preloaded slot", !c.uploads.is_empty()),
+            ("an upload to a preloaded slot", c.uploads > 0),
             (
                 "a request with physicalCommunicationType REGISTERED_LETTER_890",
-                c.sends.iter().any(|s| s.is_890),
+                c.sent_890,
             ),
             (
                 "recipients with taxId, digitalDomicile and physicalAddress",
-                c.sends.iter().any(|s| s.recipients_complete),
+                c.sent_complete_recipients,
             ),
-            (
-                "documents referencing uploads",
-                c.sends.iter().any(|s| s.uploaded_documents > 0),
-            ),
+            ("documents referencing uploads", c.sent_uploaded_documents),
             (
                 "a notification accepted without payment",
-                accepted(&|s| s.notices.is_empty()),
+                c.accepted_without_payment,
             ),
         ],
     );
     let invio02 = checklist(
         "TC-INVIO-02",
         vec![
-            ("two or more uploads", c.uploads.len() >= 2),
+            ("two or more uploads", c.uploads >= 2),
             (
                 "a notification accepted with pagoPA payments",
-                accepted(&|s| !s.notices.is_empty()),
+                c.accepted_with_payment,
             ),
             (
                 "a pagoPA form uploaded with it",
-                accepted(&|s| s.pagopa_attachment),
+                c.accepted_with_pagopa_attachment,
             ),
         ],
     );
@@ -363,9 +397,7 @@ fn report_of(c: &Client) -> ClientReport {
         vec![
             (
                 "a payment whose creditorTaxId is the sender's",
-                c.sends
-                    .iter()
-                    .any(|s| s.notices.iter().any(|(cr, _)| *cr == s.sender_tax_id)),
+                c.own_creditor_payment,
             ),
             ("the price asked for it", c.own_notice_prices > 0),
         ],

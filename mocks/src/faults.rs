@@ -6,6 +6,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
@@ -232,6 +233,9 @@ struct Compiled {
 pub struct Faults {
     compiled: Mutex<Compiled>,
     outages: Mutex<Vec<Active>>,
+    /// Whether any route fault or outage was ever configured: without, a request
+    /// passes without taking a lock.
+    armed: AtomicBool,
 }
 
 impl Faults {
@@ -239,6 +243,7 @@ impl Faults {
         let f = Faults {
             compiled: Mutex::new(compile(FaultProfile::default())),
             outages: Mutex::new(Vec::new()),
+            armed: AtomicBool::new(false),
         };
         f.replace(profile, started, start_tick);
         f
@@ -251,6 +256,9 @@ impl Faults {
         for o in &profile.outages {
             outages.push(active(o.clone(), now, now_tick));
         }
+        if !profile.routes.is_empty() || !profile.outages.is_empty() {
+            self.armed.store(true, Ordering::Release);
+        }
         *self.compiled.lock().expect("faults") = compile(profile);
     }
 
@@ -260,6 +268,7 @@ impl Faults {
 
     /// Schedules one more outage, counted from `now`.
     pub fn add_outage(&self, o: Outage, now: Instant, now_tick: i64) {
+        self.armed.store(true, Ordering::Release);
         self.outages
             .lock()
             .expect("outages")
@@ -278,6 +287,9 @@ impl Faults {
     }
 
     pub fn decide(&self, method: &str, path: &str, now: Instant) -> Decision {
+        if !self.armed.load(Ordering::Acquire) {
+            return Decision::default();
+        }
         for a in self.outages.lock().expect("outages").iter() {
             if is_open(a, now) {
                 let hit = if a.outage.paths.is_empty() {

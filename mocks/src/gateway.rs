@@ -81,6 +81,11 @@ impl Gateway {
 
     /// Admits or refuses one request of `key` at `now` (real time) on `day` (days since
     /// the Unix epoch, UTC: the quota's period).
+    /// Whether any key has a plan (with none, nothing is ever refused).
+    pub fn limits(&self) -> bool {
+        !self.plans.is_empty()
+    }
+
     pub fn admit(&self, key: &str, now: Instant, day: i64) -> Admission {
         let Some(plan) = self.plans.get(key) else {
             return Admission::Pass;

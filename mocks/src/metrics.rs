@@ -1,25 +1,62 @@
 //! Prometheus metrics (`GET /metrics`): requests by route, method and status, latency
 //! histograms by route, notifications stored, evictions, and each stream's lag.
 
-use prometheus_client::encoding::EncodeLabelSet;
+use axum::extract::MatchedPath;
 use prometheus_client::encoding::text::encode;
+use prometheus_client::encoding::{EncodeLabelSet, EncodeLabelValue, LabelValueEncoder};
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
+/// A route template (`/delivery/v2.9/notifications/sent/{iun}`), or `unmatched`:
+/// shared with the router, so labelling a request allocates nothing.
+#[derive(Clone, Debug)]
+pub enum Route {
+    Matched(MatchedPath),
+    Unmatched,
+}
+
+impl Route {
+    pub fn as_str(&self) -> &str {
+        match self {
+            Route::Matched(p) => p.as_str(),
+            Route::Unmatched => "unmatched",
+        }
+    }
+}
+
+impl PartialEq for Route {
+    fn eq(&self, other: &Route) -> bool {
+        self.as_str() == other.as_str()
+    }
+}
+
+impl Eq for Route {}
+
+impl std::hash::Hash for Route {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.as_str().hash(state)
+    }
+}
+
+impl EncodeLabelValue for Route {
+    fn encode(&self, encoder: &mut LabelValueEncoder) -> Result<(), std::fmt::Error> {
+        EncodeLabelValue::encode(&self.as_str(), encoder)
+    }
+}
+
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct RequestLabels {
-    /// The route template (`/delivery/v2.9/notifications/sent/{iun}`), or `unmatched`.
-    pub route: String,
-    pub method: String,
+    pub route: Route,
+    pub method: &'static str,
     pub status: u16,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct RouteLabels {
-    pub route: String,
+    pub route: Route,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]

@@ -1,10 +1,20 @@
 //! JSON views of a notification in the bundle's schemas: timeline elements with the
 //! details of their category, the status history, the detail, the request status and
 //! the price.
+//!
+//! The hot views (detail, request status, stream events) are typed structs serialized
+//! straight into the response buffer, the request echoed from its parsed form: no
+//! `Value` tree is built, cloned and dropped per request.
+
+use std::sync::LazyLock;
 
 use chrono::SecondsFormat;
-use serde_json::{Map, Value, json};
-use sim::model::timeline::{AddressSource, Category, DigitalChannel, TimelineElement};
+use serde::Serialize;
+use serde_json::{Value, json};
+use sim::model::timeline::{
+    AddressSource, Category, DigitalChannel, EndWorkflowStatus, LegalFactCategory, ResponseStatus,
+    TimelineElement,
+};
 use sim::model::{Model, outcome::RecipientOutcome};
 
 use crate::clock::SimClock;
@@ -16,390 +26,641 @@ pub fn iso(clock: &SimClock, tick: i64) -> String {
         .to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
-/// The physical address a detail reports: the request's, as sent.
-fn physical_address(r: &Record, rec: usize) -> Value {
-    let a = &r.request["recipients"][rec]["physicalAddress"];
-    if a.is_object() {
-        a.clone()
-    } else {
-        json!({ "address": "-", "municipality": "-" })
+/// The API version a view is rendered for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Version {
+    /// The current one (`FullSentNotificationV29`, `TimelineElementV28`).
+    Current,
+    /// v2.3, as production's versioning adapter maps the current one: categories it does
+    /// not know are left out, RETURNED_TO_SENDER reads as DELIVERED, elements keep the
+    /// v2.3 fields.
+    V23,
+}
+
+impl Version {
+    pub fn status(self, status: &'static str) -> &'static str {
+        match (self, status) {
+            (Version::V23, "RETURNED_TO_SENDER") => "DELIVERED",
+            _ => status,
+        }
     }
+
+    fn knows(self, category: Category) -> bool {
+        !(self == Version::V23 && category == Category::AnalogWorkflowRecipientDeceased)
+    }
+}
+
+/// Declares a struct of optional fields, each left out of the JSON when absent.
+macro_rules! optional_fields {
+    ($(#[$m:meta])* struct $name:ident<$lt:lifetime> { $($field:ident : $ty:ty,)* }) => {
+        $(#[$m])*
+        #[derive(Serialize, Default)]
+        #[serde(rename_all = "camelCase")]
+        struct $name<$lt> {
+            $( #[serde(skip_serializing_if = "Option::is_none")] $field: Option<$ty>, )*
+        }
+    };
+}
+
+optional_fields! {
+    /// The union of the detail schemas' fields the mock fills in.
+    struct DetailsOut<'a> {
+        rec_index: u32,
+        legal_fact_id: &'a str,
+        notification_request_id: &'a str,
+        pa_protocol_number: &'a Value,
+        idempotence_token: &'a str,
+        refusal_reasons: Vec<RefusalOut<'a>>,
+        generated_aar_url: String,
+        number_of_pages: u32,
+        digital_address: AddressOut,
+        send_date: &'a str,
+        io_send_message_result: &'static str,
+        digital_address_source: &'static str,
+        is_available: bool,
+        attempt_date: &'a str,
+        delivery_mode: &'static str,
+        contact_phase: &'static str,
+        sent_attempt_made: u32,
+        last_attempt_date: &'a str,
+        scheduling_date: &'a str,
+        retry_number: u32,
+        delivery_detail_code: &'static str,
+        notification_date: &'a str,
+        sending_receipts: [ReceiptOut; 1],
+        should_retry: bool,
+        response_status: ResponseStatus,
+        end_workflow_status: EndWorkflowStatus,
+        completion_workflow_date: &'a str,
+        physical_address: &'a Value,
+        service_level: &'a Value,
+        analog_cost: i64,
+        envelope_weight: u32,
+        product_type: &'static str,
+        delivery_failure_cause: &'static str,
+        registered_letter_code: String,
+        attachments: [AttachmentOut<'a>; 1],
+        scheduling_analog_date: &'a str,
+        failure_cause: &'static str,
+        legal_fact_generation_date: &'a str,
+        notification_cost: i64,
+        event_timestamp: &'a str,
+        recipient_type: &'a Value,
+        payment_source_channel: &'static str,
+        amount: i64,
+        creditor_tax_id: &'a Value,
+        notice_code: &'a Value,
+        cancellation_request_id: String,
+        not_refined_recipient_indexes: Vec<usize>,
+    }
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct RefusalOut<'a> {
+    error_code: &'a str,
+    detail: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    rec_index: Option<usize>,
+}
+
+#[derive(Serialize)]
+struct AddressOut {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    address: String,
+}
+
+#[derive(Serialize)]
+struct ReceiptOut {
+    id: String,
+    system: &'static str,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct AttachmentOut<'a> {
+    id: &'a str,
+    document_type: &'static str,
+    url: String,
+    date: &'a str,
+}
+
+#[derive(Serialize)]
+struct LegalFactIdOut<'a> {
+    key: &'a str,
+    category: LegalFactCategory,
+}
+
+/// One timeline element (`TimelineElementV28`, or `TimelineElementV23` without the
+/// newer timestamps).
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ElementOut<'a> {
+    element_id: &'a str,
+    timestamp: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ingestion_timestamp: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    event_timestamp: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    notification_sent_at: Option<&'a str>,
+    legal_facts_ids: Vec<LegalFactIdOut<'a>>,
+    category: &'static str,
+    details: DetailsOut<'a>,
+}
+
+/// An element's instants as text, computed once per element.
+struct Times {
+    at: String,
+    sched: Option<String>,
+}
+
+/// The stand-in physical address when the request has none.
+static NO_ADDRESS: LazyLock<Value> =
+    LazyLock::new(|| json!({ "address": "-", "municipality": "-" }));
+
+/// The physical address a detail reports: the request's, as sent.
+fn physical_address(r: &Record, rec: usize) -> &Value {
+    let a = &r.request["recipients"][rec]["physicalAddress"];
+    if a.is_object() { a } else { &NO_ADDRESS }
 }
 
 /// The PEC address of a source: the special domicile from the request; for the
 /// platform and registry domiciles, which SEND finds on its own, a stand-in address.
-fn digital_address(r: &Record, rec: usize, source: Option<AddressSource>) -> Value {
+fn digital_address(r: &Record, rec: usize, source: Option<AddressSource>) -> AddressOut {
     let special = r.request["recipients"][rec]["digitalDomicile"]["address"].as_str();
-    let tax = r.request["recipients"][rec]["taxId"]
-        .as_str()
-        .unwrap_or("recipient")
-        .to_ascii_lowercase();
+    let tax = || {
+        r.request["recipients"][rec]["taxId"]
+            .as_str()
+            .unwrap_or("recipient")
+            .to_ascii_lowercase()
+    };
     let address = match (source, special) {
         (Some(AddressSource::Special), Some(a)) => a.to_string(),
-        (Some(AddressSource::Platform), _) => format!("{tax}@send.pec.example"),
-        _ => format!("{tax}@registry.pec.example"),
+        (Some(AddressSource::Platform), _) => format!("{}@send.pec.example", tax()),
+        _ => format!("{}@registry.pec.example", tax()),
     };
-    json!({ "type": "PEC", "address": address })
+    AddressOut {
+        kind: "PEC",
+        address,
+    }
 }
 
-fn service_level(r: &Record) -> Value {
-    r.request["physicalCommunicationType"].clone()
-}
-
-fn recipient_type(r: &Record, rec: usize) -> Value {
-    r.request["recipients"][rec]["recipientType"].clone()
+fn aar_url(r: &Record) -> String {
+    format!("safestorage://PN_AAR-0002-{}", r.iun.replace('-', ""))
 }
 
 /// The details object of one element, in its category's schema.
-fn details(r: &Record, i: usize, e: &TimelineElement, clock: &SimClock) -> Value {
+fn details<'a>(r: &'a Record, i: usize, t: &'a Times) -> DetailsOut<'a> {
+    let e = &r.elements[i];
     let d = &e.details;
     let rec = d.rec_index.unwrap_or(0) as usize;
-    let at = iso(clock, e.at);
-    let sched = d.scheduled_at.map(|t| iso(clock, t));
-    let mut m = Map::new();
-    if let Some(x) = d.rec_index {
-        m.insert("recIndex".into(), json!(x));
-    }
-    let mut put = |k: &str, v: Value| {
-        m.insert(k.into(), v);
+    let at = t.at.as_str();
+    let sched = t.sched.as_deref();
+    let mut o = DetailsOut {
+        rec_index: d.rec_index,
+        ..Default::default()
     };
-    let legal = r.legal_keys.get(i).cloned().flatten();
+    let legal = r.legal_keys.get(i).and_then(|k| k.as_deref());
     let source = d.digital_address_source;
+    let source_text = source.map(|s| s.as_str());
     // The last PEC source attempted for this recipient, for elements that report it.
-    let last_source = r.elements[..=i]
-        .iter()
-        .rev()
-        .filter(|x| x.details.rec_index == d.rec_index)
-        .find_map(|x| x.details.digital_address_source);
+    let last_source = || {
+        r.elements[..=i]
+            .iter()
+            .rev()
+            .filter(|x| x.details.rec_index == d.rec_index)
+            .find_map(|x| x.details.digital_address_source)
+    };
+    let service_level = &r.request["physicalCommunicationType"];
+    let letter_code = || format!("RL{}{}", rec, d.letter.unwrap_or(0));
     use Category::*;
     match e.category {
         SenderAckCreationRequest => {
-            let key = r
-                .legal_keys
-                .iter()
-                .flatten()
-                .next()
-                .cloned()
-                .unwrap_or_default();
-            put("legalFactId", json!(key));
+            o.legal_fact_id = Some(r.legal_keys.iter().flatten().next().map_or("", |k| k));
         }
         RequestAccepted => {
-            put("notificationRequestId", json!(r.request_id));
-            put("paProtocolNumber", r.request["paProtocolNumber"].clone());
-            if let Some(t) = r.request["idempotenceToken"].as_str() {
-                put("idempotenceToken", json!(t));
-            }
+            o.notification_request_id = Some(&r.request_id);
+            o.pa_protocol_number = Some(&r.request["paProtocolNumber"]);
+            o.idempotence_token = r.request["idempotenceToken"].as_str();
         }
         RequestRefused => {
-            put("notificationRequestId", json!(r.request_id));
-            put("paProtocolNumber", r.request["paProtocolNumber"].clone());
-            put(
-                "refusalReasons",
-                Value::Array(
-                    r.refusal
-                        .iter()
-                        .map(|f| {
-                            let mut o = json!({ "errorCode": f.code, "detail": f.detail });
-                            if let Some(k) = f.rec_index {
-                                o["recIndex"] = json!(k);
-                            }
-                            o
-                        })
-                        .collect(),
-                ),
+            o.notification_request_id = Some(&r.request_id);
+            o.pa_protocol_number = Some(&r.request["paProtocolNumber"]);
+            o.refusal_reasons = Some(
+                r.refusal
+                    .iter()
+                    .map(|f| RefusalOut {
+                        error_code: f.code,
+                        detail: &f.detail,
+                        rec_index: f.rec_index,
+                    })
+                    .collect(),
             );
         }
         AarGeneration => {
-            put(
-                "generatedAarUrl",
-                json!(format!(
-                    "safestorage://PN_AAR-0002-{}",
-                    &r.iun.replace('-', "")
-                )),
-            );
-            put("numberOfPages", json!(1));
+            o.generated_aar_url = Some(aar_url(r));
+            o.number_of_pages = Some(1);
         }
         SendCourtesyMessage => {
             let (kind, address) = match d.channel {
-                Some(DigitalChannel::Appio) => ("APPIO", "".to_string()),
-                Some(DigitalChannel::Sms) => ("SMS", "+39***".to_string()),
-                _ => ("EMAIL", "***@***".to_string()),
+                Some(DigitalChannel::Appio) => ("APPIO", ""),
+                Some(DigitalChannel::Sms) => ("SMS", "+39***"),
+                _ => ("EMAIL", "***@***"),
             };
-            put(
-                "digitalAddress",
-                json!({ "type": kind, "address": address }),
-            );
-            put("sendDate", json!(at));
+            o.digital_address = Some(AddressOut {
+                kind,
+                address: address.to_string(),
+            });
+            o.send_date = Some(at);
             if kind == "APPIO" {
-                put("ioSendMessageResult", json!("SENT_COURTESY"));
+                o.io_send_message_result = Some("SENT_COURTESY");
             }
         }
         GetAddress => {
-            put("digitalAddressSource", json!(source.map(|s| s.as_str())));
-            put("isAvailable", json!(d.is_available.unwrap_or(false)));
-            put("attemptDate", json!(at));
+            o.digital_address_source = source_text;
+            o.is_available = Some(d.is_available.unwrap_or(false));
+            o.attempt_date = Some(at);
         }
         PublicRegistryCall => {
-            put("deliveryMode", json!("DIGITAL"));
-            put("contactPhase", json!("CHOOSE_DELIVERY"));
-            put("sentAttemptMade", json!(0));
-            put("sendDate", json!(at));
+            o.delivery_mode = Some("DIGITAL");
+            o.contact_phase = Some("CHOOSE_DELIVERY");
+            o.sent_attempt_made = Some(0);
+            o.send_date = Some(at);
         }
         PublicRegistryResponse => {}
         ScheduleDigitalWorkflow => {
-            put("digitalAddressSource", json!(source.map(|s| s.as_str())));
-            put("sentAttemptMade", json!(1));
-            put("lastAttemptDate", json!(at));
-            if let Some(s) = sched {
-                put("schedulingDate", json!(s));
-            }
-            put("digitalAddress", digital_address(r, rec, source));
+            o.digital_address_source = source_text;
+            o.sent_attempt_made = Some(1);
+            o.last_attempt_date = Some(at);
+            o.scheduling_date = sched;
+            o.digital_address = Some(digital_address(r, rec, source));
         }
         SendDigitalDomicile => {
-            put("digitalAddress", digital_address(r, rec, source));
-            put("digitalAddressSource", json!(source.map(|s| s.as_str())));
-            put("retryNumber", json!(d.sent_attempt_made.unwrap_or(0)));
+            o.digital_address = Some(digital_address(r, rec, source));
+            o.digital_address_source = source_text;
+            o.retry_number = Some(d.sent_attempt_made.unwrap_or(0));
         }
         SendDigitalProgress | SendDigitalFeedback => {
-            put("digitalAddress", digital_address(r, rec, source));
-            if let Some(c) = d.delivery_detail_code {
-                put("deliveryDetailCode", json!(c));
-            }
-            put("notificationDate", json!(at));
-            put(
-                "sendingReceipts",
-                json!([{ "id": format!("{}@pec.mock", &r.element_ids[i].len()), "system": "mock-pec" }]),
-            );
+            o.digital_address = Some(digital_address(r, rec, source));
+            o.delivery_detail_code = d.delivery_detail_code;
+            o.notification_date = Some(at);
+            o.sending_receipts = Some([ReceiptOut {
+                id: format!("{}@pec.mock", r.element_ids[i].len()),
+                system: "mock-pec",
+            }]);
             if e.category == SendDigitalProgress {
-                put("digitalAddressSource", json!(source.map(|s| s.as_str())));
-                put("retryNumber", json!(d.sent_attempt_made.unwrap_or(0)));
-                put("shouldRetry", json!(false));
+                o.digital_address_source = source_text;
+                o.retry_number = Some(d.sent_attempt_made.unwrap_or(0));
+                o.should_retry = Some(false);
             } else {
-                put("responseStatus", json!(d.response_status));
+                o.response_status = d.response_status;
             }
         }
         DigitalDeliveryCreationRequest => {
-            put("digitalAddress", digital_address(r, rec, last_source));
-            put("endWorkflowStatus", json!(d.end_workflow_status));
-            put("completionWorkflowDate", json!(at));
+            o.digital_address = Some(digital_address(r, rec, last_source()));
+            o.end_workflow_status = d.end_workflow_status;
+            o.completion_workflow_date = Some(at);
         }
         DigitalSuccessWorkflow => {
-            put("digitalAddress", digital_address(r, rec, last_source));
+            o.digital_address = Some(digital_address(r, rec, last_source()));
         }
         DigitalFailureWorkflow => {}
         PrepareSimpleRegisteredLetter | PrepareAnalogDomicile => {
-            put("physicalAddress", physical_address(r, rec));
+            o.physical_address = Some(physical_address(r, rec));
             if e.category == PrepareAnalogDomicile {
-                put("serviceLevel", service_level(r));
-                put("sentAttemptMade", json!(d.sent_attempt_made.unwrap_or(0)));
+                o.service_level = Some(service_level);
+                o.sent_attempt_made = Some(d.sent_attempt_made.unwrap_or(0));
             }
         }
         SendSimpleRegisteredLetter | SendAnalogDomicile => {
-            put("physicalAddress", physical_address(r, rec));
-            put("analogCost", json!(d.analog_cost));
-            put("envelopeWeight", json!(d.envelope_weight));
-            put("numberOfPages", json!(d.number_of_pages));
-            put("productType", json!(d.product_type.map(|p| p.code())));
+            o.physical_address = Some(physical_address(r, rec));
+            o.analog_cost = d.analog_cost;
+            o.envelope_weight = d.envelope_weight;
+            o.number_of_pages = d.number_of_pages;
+            o.product_type = d.product_type.map(|p| p.code());
             if e.category == SendAnalogDomicile {
-                put("serviceLevel", service_level(r));
-                put("sentAttemptMade", json!(d.sent_attempt_made.unwrap_or(0)));
+                o.service_level = Some(service_level);
+                o.sent_attempt_made = Some(d.sent_attempt_made.unwrap_or(0));
             }
         }
         SendSimpleRegisteredLetterProgress | SendAnalogProgress => {
-            if let Some(c) = d.delivery_detail_code {
-                put("deliveryDetailCode", json!(c));
-            }
-            if let Some(c) = d.delivery_failure_cause {
-                put("deliveryFailureCause", json!(c));
-            }
-            put("notificationDate", json!(at));
-            put(
-                "registeredLetterCode",
-                json!(format!("RL{}{}", rec, d.letter.unwrap_or(0))),
-            );
+            o.delivery_detail_code = d.delivery_detail_code;
+            o.delivery_failure_cause = d.delivery_failure_cause;
+            o.notification_date = Some(at);
+            o.registered_letter_code = Some(letter_code());
             if e.category == SendAnalogProgress {
-                put("serviceLevel", service_level(r));
+                o.service_level = Some(service_level);
             }
-            if let Some(key) = &legal {
-                put(
-                    "attachments",
-                    json!([{ "id": key, "documentType": "AR", "url": format!("safestorage://{key}"), "date": at }]),
-                );
+            if let Some(key) = legal {
+                o.attachments = Some([AttachmentOut {
+                    id: key,
+                    document_type: "AR",
+                    url: format!("safestorage://{key}"),
+                    date: at,
+                }]);
             }
         }
         SendAnalogFeedback => {
-            put("physicalAddress", physical_address(r, rec));
-            put("serviceLevel", service_level(r));
-            put("sentAttemptMade", json!(d.sent_attempt_made.unwrap_or(0)));
-            put("responseStatus", json!(d.response_status));
-            if let Some(c) = d.delivery_detail_code {
-                put("deliveryDetailCode", json!(c));
-            }
-            if let Some(c) = d.delivery_failure_cause {
-                put("deliveryFailureCause", json!(c));
-            }
-            put("notificationDate", json!(sched.unwrap_or(at)));
-            put(
-                "registeredLetterCode",
-                json!(format!("RL{}{}", rec, d.letter.unwrap_or(0))),
-            );
+            o.physical_address = Some(physical_address(r, rec));
+            o.service_level = Some(service_level);
+            o.sent_attempt_made = Some(d.sent_attempt_made.unwrap_or(0));
+            o.response_status = d.response_status;
+            o.delivery_detail_code = d.delivery_detail_code;
+            o.delivery_failure_cause = d.delivery_failure_cause;
+            o.notification_date = Some(sched.unwrap_or(at));
+            o.registered_letter_code = Some(letter_code());
         }
         ProbableSchedulingAnalogDate => {
-            put("schedulingAnalogDate", json!(sched));
+            o.scheduling_analog_date = sched;
         }
         ScheduleAnalogWorkflow | ScheduleRefinement => {
-            if let Some(s) = sched {
-                put("schedulingDate", json!(s));
-            }
+            o.scheduling_date = sched;
         }
         PrepareAnalogDomicileFailure => {
-            if let Some(c) = d.delivery_failure_cause {
-                put("failureCause", json!(c));
-            }
+            o.failure_cause = d.delivery_failure_cause;
         }
         AnalogSuccessWorkflow => {
-            put("physicalAddress", physical_address(r, rec));
+            o.physical_address = Some(physical_address(r, rec));
         }
         AnalogFailureWorkflow => {
-            put(
-                "generatedAarUrl",
-                json!(format!(
-                    "safestorage://PN_AAR-0002-{}",
-                    &r.iun.replace('-', "")
-                )),
-            );
+            o.generated_aar_url = Some(aar_url(r));
         }
         CompletelyUnreachableCreationRequest => {
-            put("endWorkflowStatus", json!("FAILURE"));
-            put("completionWorkflowDate", json!(at));
+            o.end_workflow_status = Some(EndWorkflowStatus::Failure);
+            o.completion_workflow_date = Some(at);
         }
         CompletelyUnreachable => {
-            put("legalFactGenerationDate", json!(at));
+            o.legal_fact_generation_date = Some(at);
         }
         AnalogWorkflowRecipientDeceased => {
-            put("physicalAddress", physical_address(r, rec));
-            put("notificationCost", json!(d.notification_cost));
+            o.physical_address = Some(physical_address(r, rec));
+            o.notification_cost = d.notification_cost;
         }
         Refinement => {
-            put("eventTimestamp", json!(sched.unwrap_or(at)));
-            put("notificationCost", json!(d.notification_cost));
+            o.event_timestamp = Some(sched.unwrap_or(at));
+            o.notification_cost = d.notification_cost;
         }
         NotificationViewedCreationRequest => {
-            put("eventTimestamp", json!(at));
+            o.event_timestamp = Some(at);
         }
         NotificationViewed => {
-            put("eventTimestamp", json!(at));
-            put("notificationCost", json!(d.notification_cost));
+            o.event_timestamp = Some(at);
+            o.notification_cost = d.notification_cost;
         }
         Payment => {
-            put("recipientType", recipient_type(r, rec));
-            put("paymentSourceChannel", json!("PA"));
-            put("amount", json!(d.amount));
-            put("eventTimestamp", json!(at));
-            if let Some(p) = r.request["recipients"][rec]["payments"][0]["pagoPa"].as_object() {
-                put("creditorTaxId", p["creditorTaxId"].clone());
-                put("noticeCode", p["noticeCode"].clone());
+            o.recipient_type = Some(&r.request["recipients"][rec]["recipientType"]);
+            o.payment_source_channel = Some("PA");
+            o.amount = d.amount;
+            o.event_timestamp = Some(at);
+            let p = &r.request["recipients"][rec]["payments"][0]["pagoPa"];
+            if p.is_object() {
+                o.creditor_tax_id = Some(&p["creditorTaxId"]);
+                o.notice_code = Some(&p["noticeCode"]);
             }
         }
         NotificationCancellationRequest => {
-            put(
-                "cancellationRequestId",
-                json!(format!("{}-cancel", r.request_id)),
-            );
+            o.cancellation_request_id = Some(format!("{}-cancel", r.request_id));
         }
         NotificationCancelled => {
-            put("notificationCost", json!(d.notification_cost.unwrap_or(0)));
-            let not_refined: Vec<usize> = r
-                .outcomes
-                .iter()
-                .enumerate()
-                .filter(|(_, o)| o.end == sim::model::outcome::WorkflowEnd::Cancelled)
-                .map(|(k, _)| k)
-                .collect();
-            put("notRefinedRecipientIndexes", json!(not_refined));
+            o.notification_cost = Some(d.notification_cost.unwrap_or(0));
+            o.not_refined_recipient_indexes = Some(
+                r.outcomes
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, o)| o.end == sim::model::outcome::WorkflowEnd::Cancelled)
+                    .map(|(k, _)| k)
+                    .collect(),
+            );
         }
     }
-    Value::Object(m)
+    o
 }
 
-/// One `TimelineElementV28`.
-pub fn element(r: &Record, i: usize, clock: &SimClock) -> Value {
+fn times(e: &TimelineElement, clock: &SimClock) -> Times {
+    Times {
+        at: iso(clock, e.at),
+        sched: e.details.scheduled_at.map(|t| iso(clock, t)),
+    }
+}
+
+/// Element `i` of `r`, in `version`'s schema, given its instants and the notification's
+/// `sentAt` as text.
+fn element_out<'a>(
+    r: &'a Record,
+    i: usize,
+    t: &'a Times,
+    sent_at: &'a str,
+    version: Version,
+) -> ElementOut<'a> {
     let e = &r.elements[i];
-    let at = iso(clock, e.at);
-    let legal: Vec<Value> = match (&r.legal_keys.get(i).cloned().flatten(), e.legal_fact) {
-        (Some(key), Some(cat)) => vec![json!({ "key": key, "category": cat })],
+    let current = version == Version::Current;
+    let legal_facts_ids = match (r.legal_keys.get(i).and_then(|k| k.as_deref()), e.legal_fact) {
+        (Some(key), Some(category)) => vec![LegalFactIdOut { key, category }],
         _ => Vec::new(),
     };
-    json!({
-        "elementId": r.element_ids[i],
-        "timestamp": at,
-        "ingestionTimestamp": at,
-        "eventTimestamp": at,
-        "notificationSentAt": iso(clock, r.sent_at),
-        "legalFactsIds": legal,
-        "category": e.category.as_str(),
-        "details": details(r, i, e, clock),
-    })
+    ElementOut {
+        element_id: &r.element_ids[i],
+        timestamp: &t.at,
+        ingestion_timestamp: current.then_some(t.at.as_str()),
+        event_timestamp: current.then_some(t.at.as_str()),
+        notification_sent_at: current.then_some(sent_at),
+        legal_facts_ids,
+        category: e.category.as_str(),
+        details: details(r, i, t),
+    }
 }
 
-/// `notificationStatusHistory` and the current status at `now`.
-pub fn history(r: &Record, now: i64, clock: &SimClock) -> (Value, &'static str) {
-    let h = r.history(now);
-    let status = h.last().map_or("IN_VALIDATION", |c| c.status.as_str());
-    let items = h
-        .iter()
-        .map(|c| {
-            json!({
-                "status": c.status.as_str(),
-                "activeFrom": iso(clock, c.active_from),
-                "relatedTimelineElements": c.related.iter().map(|k| &r.element_ids[*k]).collect::<Vec<_>>(),
-            })
-        })
-        .collect();
-    (Value::Array(items), status)
+/// One element as a JSON value (for stream events), or `None` when `version` does not
+/// know its category.
+pub fn element(r: &Record, i: usize, clock: &SimClock, version: Version) -> Option<Value> {
+    if !version.knows(r.elements[i].category) {
+        return None;
+    }
+    let t = times(&r.elements[i], clock);
+    let sent_at = iso(clock, r.sent_at);
+    Some(
+        serde_json::to_value(element_out(r, i, &t, &sent_at, version)).expect("element serialises"),
+    )
 }
 
-/// `FullSentNotificationV29`: the request as sent, plus what SEND adds.
-pub fn detail(r: &Record, now: i64, clock: &SimClock) -> Value {
-    let mut v = r.request.clone();
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct HistoryOut<'a> {
+    status: &'static str,
+    active_from: String,
+    related_timeline_elements: Vec<&'a str>,
+}
+
+/// The current status at `now`.
+pub fn status_at(r: &Record, now: i64) -> &'static str {
+    r.history(now)
+        .last()
+        .map_or("IN_VALIDATION", |c| c.status.as_str())
+}
+
+/// Writes `head` and then the request's own fields (except those `head` has and
+/// those in `drop`) as one JSON object.
+fn merged(head: &impl Serialize, head_keys: &[&str], drop: &[&str], request: &Value) -> Vec<u8> {
+    let mut buf = Vec::with_capacity(4096);
+    serde_json::to_writer(&mut buf, head).expect("view serialises");
+    debug_assert_eq!(buf.last(), Some(&b'}'));
+    buf.pop();
+    let mut first = buf.last() == Some(&b'{');
+    for (k, v) in request.as_object().into_iter().flatten() {
+        if head_keys.contains(&k.as_str()) || drop.contains(&k.as_str()) {
+            continue;
+        }
+        if !first {
+            buf.push(b',');
+        }
+        first = false;
+        serde_json::to_writer(&mut buf, k).expect("key serialises");
+        buf.push(b':');
+        serde_json::to_writer(&mut buf, v).expect("value serialises");
+    }
+    buf.push(b'}');
+    buf
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct DetailHead<'a> {
+    iun: &'a str,
+    sender_pa_id: String,
+    sent_at: &'a str,
+    documents_available: bool,
+    notification_status: &'static str,
+    notification_status_history: Vec<HistoryOut<'a>>,
+    timeline: Vec<ElementOut<'a>>,
+}
+
+const DETAIL_KEYS: &[&str] = &[
+    "iun",
+    "senderPaId",
+    "sentAt",
+    "documentsAvailable",
+    "notificationStatus",
+    "notificationStatusHistory",
+    "timeline",
+];
+
+/// The detail (`FullSentNotificationV29`, or `FullSentNotificationV23`) at `now`: the
+/// request as sent, plus what SEND adds.
+pub fn detail(r: &Record, now: i64, clock: &SimClock, version: Version) -> Vec<u8> {
     let visible = r.visible(now);
-    let (history, status) = history(r, now, clock);
-    v["iun"] = json!(r.iun);
-    v["senderPaId"] = json!(format!("mock-pa-{}", r.sender));
-    v["sentAt"] = json!(iso(clock, r.sent_at));
-    v["documentsAvailable"] = json!(true);
-    v["notificationStatus"] = json!(status);
-    v["notificationStatusHistory"] = history;
-    v["timeline"] = Value::Array((0..visible).map(|i| element(r, i, clock)).collect());
-    v
+    let history = r.history(now);
+    let status = history
+        .last()
+        .map_or("IN_VALIDATION", |c| c.status.as_str());
+    let sent_at = iso(clock, r.sent_at);
+    let times: Vec<Times> = r.elements[..visible]
+        .iter()
+        .map(|e| times(e, clock))
+        .collect();
+    let head = DetailHead {
+        iun: &r.iun,
+        sender_pa_id: format!("mock-pa-{}", r.sender),
+        sent_at: &sent_at,
+        documents_available: true,
+        notification_status: version.status(status),
+        notification_status_history: history
+            .iter()
+            .map(|c| HistoryOut {
+                status: version.status(c.status.as_str()),
+                active_from: iso(clock, c.active_from),
+                related_timeline_elements: c
+                    .related
+                    .iter()
+                    .map(|k| r.element_ids[*k].as_str())
+                    .collect(),
+            })
+            .collect(),
+        timeline: (0..visible)
+            .filter(|i| version.knows(r.elements[*i].category))
+            .map(|i| element_out(r, i, &times[i], &sent_at, version))
+            .collect(),
+    };
+    let drop: &[&str] = match version {
+        Version::Current => &[],
+        Version::V23 => &["usedServices"],
+    };
+    merged(&head, DETAIL_KEYS, drop, &r.request)
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ErrorOut<'a> {
+    code: &'a str,
+    element: &'static str,
+    detail: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    rec_index: Option<usize>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct RequestStatusHead<'a> {
+    notification_request_id: &'a str,
+    notification_request_status: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    retry_after: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    iun: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    errors: Option<Vec<ErrorOut<'a>>>,
+}
+
+const REQUEST_STATUS_KEYS: &[&str] = &[
+    "notificationRequestId",
+    "notificationRequestStatus",
+    "retryAfter",
+    "iun",
+    "errors",
+];
+
+/// What a request-status read answers at `now`: WAITING with the real seconds to wait,
+/// ACCEPTED with the IUN, or REFUSED with the reasons.
+pub struct RequestStatus {
+    pub body: Vec<u8>,
+    /// Real seconds to wait, while WAITING.
+    pub retry_after: Option<u64>,
 }
 
 /// `NewNotificationRequestStatusResponseV26` at `now`.
-pub fn request_status(r: &Record, now: i64, clock: &SimClock) -> Value {
-    let mut v = r.request.clone();
-    v["notificationRequestId"] = json!(r.request_id);
+pub fn request_status(r: &Record, now: i64, clock: &SimClock) -> RequestStatus {
+    let mut head = RequestStatusHead {
+        notification_request_id: &r.request_id,
+        notification_request_status: "ACCEPTED",
+        retry_after: None,
+        iun: None,
+        errors: None,
+    };
     if now < r.validated_at {
-        v["notificationRequestStatus"] = json!("WAITING");
-        v["retryAfter"] = json!(clock.real_seconds_until(r.validated_at).ceil().max(1.0) as i64);
+        head.notification_request_status = "WAITING";
+        head.retry_after = Some(clock.real_seconds_until(r.validated_at).ceil().max(1.0) as i64);
     } else if r.accepted() {
-        v["notificationRequestStatus"] = json!("ACCEPTED");
-        v["iun"] = json!(r.iun);
+        head.iun = Some(&r.iun);
     } else {
-        v["notificationRequestStatus"] = json!("REFUSED");
-        v["errors"] = Value::Array(
+        head.notification_request_status = "REFUSED";
+        head.errors = Some(
             r.refusal
                 .iter()
-                .map(|f| {
-                    let mut o = json!({ "code": f.code, "element": "", "detail": f.detail });
-                    if let Some(k) = f.rec_index {
-                        o["recIndex"] = json!(k);
-                    }
-                    o
+                .map(|f| ErrorOut {
+                    code: f.code,
+                    element: "",
+                    detail: &f.detail,
+                    rec_index: f.rec_index,
                 })
                 .collect(),
         );
     }
-    v
+    let retry_after = head.retry_after.map(|s| s as u64);
+    RequestStatus {
+        body: merged(&head, REQUEST_STATUS_KEYS, &[], &r.request),
+        retry_after,
+    }
 }
 
 /// `NotificationPriceResponseV23` for one recipient, as the cost stands at `now`.
@@ -438,49 +699,4 @@ pub fn price(
         v["notificationViewDate"] = json!(iso(clock, t));
     }
     v
-}
-
-/// `FullSentNotificationV23`, mapped from the current version as production's
-/// versioning adapter does: categories v2.3 does not know are left out, the
-/// RETURNED_TO_SENDER status reads as DELIVERED, elements keep the v2.3 fields.
-pub fn detail_v23(r: &Record, now: i64, clock: &SimClock) -> Value {
-    let mut v = detail(r, now, clock);
-    let old_status = |s: &Value| -> Value {
-        match s.as_str() {
-            Some("RETURNED_TO_SENDER") => json!("DELIVERED"),
-            _ => s.clone(),
-        }
-    };
-    v["notificationStatus"] = old_status(&v["notificationStatus"]);
-    if let Some(h) = v["notificationStatusHistory"].as_array_mut() {
-        for e in h.iter_mut() {
-            e["status"] = old_status(&e["status"]);
-        }
-    }
-    if let Some(o) = v.as_object_mut() {
-        o.remove("usedServices");
-    }
-    let timeline: Vec<Value> = v["timeline"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(element_v23)
-        .collect();
-    v["timeline"] = Value::Array(timeline);
-    v
-}
-
-/// A `TimelineElementV28` as v2.3 knows it (`TimelineElementV23`), or `None` for a
-/// category v2.3 does not have.
-pub fn element_v23(e: &Value) -> Option<Value> {
-    if e["category"] == "ANALOG_WORKFLOW_RECIPIENT_DECEASED" {
-        return None;
-    }
-    Some(json!({
-        "elementId": e["elementId"],
-        "timestamp": e["timestamp"],
-        "legalFactsIds": e["legalFactsIds"],
-        "category": e["category"],
-        "details": e["details"],
-    }))
 }

@@ -257,7 +257,7 @@ async fn preload(State(app): State<Shared>, headers: HeaderMap, body: Bytes) -> 
             .as_str()
             .unwrap_or("application/pdf")
             .to_string();
-        store.uploads.insert(
+        store.add_upload(
             key.clone(),
             Upload {
                 owner: sender.clone(),
@@ -267,6 +267,9 @@ async fn preload(State(app): State<Shared>, headers: HeaderMap, body: Bytes) -> 
                 version: None,
                 data: Vec::new(),
             },
+            app.config
+                .max_notifications
+                .map(|n| n.saturating_mul(crate::store::UPLOADS_PER_NOTIFICATION)),
         );
         out.push(json!({
             "preloadIdx": item["preloadIdx"],
@@ -346,7 +349,7 @@ async fn upload(
     store.ids += 1;
     drop(store);
     app.conformance
-        .note(&owner, Note::Upload { key }, std::time::Instant::now());
+        .note(&owner, Note::Upload, std::time::Instant::now());
     let mut r = StatusCode::OK.into_response();
     r.headers_mut().insert(
         "x-amz-version-id",
@@ -468,7 +471,7 @@ fn send(app: Shared, headers: HeaderMap, body: Bytes, path: &str, version: &'sta
         iun: iun.clone(),
         sender: sender.clone(),
         api_version: version,
-        request: req.clone(),
+        request: Value::Null,
         sent_at: now,
         validated_at: now + validation,
         refusal,
@@ -478,7 +481,7 @@ fn send(app: Shared, headers: HeaderMap, body: Bytes, path: &str, version: &'sta
         element_ids: Vec::new(),
         legal_keys: Vec::new(),
         outcomes: Vec::new(),
-        evicted: false,
+        logged: 0,
     };
     if record.accepted() {
         record.input = Some(model_input(&app.model, &key, &req, now, app.clock.scale()));
@@ -503,7 +506,15 @@ fn send(app: Shared, headers: HeaderMap, body: Bytes, path: &str, version: &'sta
         )),
         std::time::Instant::now(),
     );
+    record.request = req;
     store.insert(record);
+    let store_ref = &mut *store;
+    if store_ref.streams.is_empty() {
+        // Nobody can read events: the elements due pass, so the log's queue stays as
+        // small as the store. With streams, reads log them (the first read after the
+        // clock passed an element starts its retention).
+        store_ref.log.advance(now, &mut store_ref.records, false);
+    }
     if let Some(cap) = app.config.max_notifications {
         let evicted = store.evict_over(cap, now);
         app.metrics.evictions.inc_by(evicted as u64);
@@ -562,19 +573,29 @@ fn request_status(
         .filter(|r| r.sender == sender)
         .ok_or_else(|| Problem::not_found("notification request"))?;
     let answer = render::request_status(record, app.clock.now(), &app.clock);
-    let retry_after = answer["retryAfter"]
-        .as_u64()
-        .filter(|_| answer["notificationRequestStatus"] == "WAITING")
-        .map(std::time::Duration::from_secs);
     app.conformance.note(
         &sender,
         Note::StatusPoll {
             request_id: record.request_id.clone(),
-            retry_after,
+            retry_after: answer.retry_after.map(std::time::Duration::from_secs),
         },
         std::time::Instant::now(),
     );
-    json_reply(StatusCode::OK, answer)
+    drop(store);
+    Ok(json_bytes(StatusCode::OK, answer.body))
+}
+
+/// A JSON body already serialized.
+pub(crate) fn json_bytes(status: StatusCode, body: Vec<u8>) -> Response {
+    (
+        status,
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        body,
+    )
+        .into_response()
 }
 
 /// Finds a notification the key's sender may see, once accepted and validated.
@@ -599,7 +620,7 @@ fn detail_of(
     headers: &HeaderMap,
     iun: &str,
     path: &str,
-    render: fn(&Record, i64, &SimClock) -> Value,
+    version: render::Version,
 ) -> Reply {
     let sender = auth!(app, headers);
     check_params(
@@ -610,7 +631,9 @@ fn detail_of(
     )?;
     let store = app.store();
     let r = visible_record(&store, app, &sender, iun)?;
-    json_reply(StatusCode::OK, render(r, app.clock.now(), &app.clock))
+    let body = render::detail(r, app.clock.now(), &app.clock, version);
+    drop(store);
+    Ok(json_bytes(StatusCode::OK, body))
 }
 
 async fn detail(State(app): State<Shared>, headers: HeaderMap, Path(iun): Path<String>) -> Reply {
@@ -619,7 +642,7 @@ async fn detail(State(app): State<Shared>, headers: HeaderMap, Path(iun): Path<S
         &headers,
         &iun,
         "/delivery/v2.9/notifications/sent/{iun}",
-        render::detail,
+        render::Version::Current,
     )
 }
 
@@ -633,7 +656,7 @@ async fn detail_v23(
         &headers,
         &iun,
         "/delivery/v2.3/notifications/sent/{iun}",
-        render::detail_v23,
+        render::Version::V23,
     )
 }
 
@@ -945,9 +968,8 @@ async fn admin_list(State(app): State<Shared>) -> Response {
     let list: Vec<Value> = store
         .records
         .iter()
-        .filter(|r| !r.evicted)
         .map(|r| {
-            let (_, status) = render::history(r, now, &app.clock);
+            let status = render::status_at(r, now);
             json!({
                 "iun": r.iun,
                 "notificationRequestId": r.request_id,
@@ -971,13 +993,9 @@ async fn admin_gpd(
 
 /// The API gateway: usage plans per key on the B2B API (not on the presigned storage,
 /// which is S3 in production, nor on the admin API).
-async fn gateway(
-    State(app): State<Shared>,
-    req: axum::extract::Request,
-    next: axum::middleware::Next,
-) -> Response {
+fn gateway_refusal(app: &App, req: &axum::extract::Request) -> Option<Response> {
     let path = req.uri().path();
-    if !(path.starts_with("/mock/") || path.starts_with("/mock-storage/")) {
+    if app.gateway.limits() && !(path.starts_with("/mock/") || path.starts_with("/mock-storage/")) {
         if let Some(key) = req.headers().get("x-api-key").and_then(|k| k.to_str().ok()) {
             let day = chrono::Utc::now().timestamp().div_euclid(86_400);
             let message = match app.gateway.admit(key, std::time::Instant::now(), day) {
@@ -986,20 +1004,22 @@ async fn gateway(
                 Admission::QuotaExceeded => Some("Limit Exceeded"),
             };
             if let Some(message) = message {
-                return (
-                    StatusCode::TOO_MANY_REQUESTS,
-                    Json(json!({ "message": message })),
-                )
-                    .into_response();
+                return Some(
+                    (
+                        StatusCode::TOO_MANY_REQUESTS,
+                        Json(json!({ "message": message })),
+                    )
+                        .into_response(),
+                );
             }
         }
     }
-    next.run(req).await
+    None
 }
 
 /// Injected faults (outside the admin API and the presigned storage).
-async fn inject_faults(
-    State(app): State<Shared>,
+async fn with_faults(
+    app: &App,
     req: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> Response {
@@ -1090,14 +1110,16 @@ async fn admin_conformance(
 }
 
 fn note_price(app: &App, sender: &str, pa: &str, notice: &str) {
-    app.conformance.note(
-        sender,
-        Note::Price {
-            creditor: pa.to_string(),
-            notice: notice.to_string(),
-        },
-        std::time::Instant::now(),
-    );
+    let own = {
+        let store = app.store();
+        store
+            .by_notice
+            .get(&(pa.to_string(), notice.to_string()))
+            .and_then(|(i, _)| store.records.get(*i))
+            .is_some_and(|r| r.sender == sender && r.request["senderTaxId"] == pa)
+    };
+    app.conformance
+        .note(sender, Note::Price { own }, std::time::Instant::now());
 }
 
 /// What a send request shows of the client, for the checklists.
@@ -1148,8 +1170,10 @@ fn admin_error(detail: &str) -> Response {
     Problem::new(StatusCode::BAD_REQUEST, detail, Vec::new()).into_response()
 }
 
-/// Counts every request and times it, by route template.
-async fn observe(
+/// In front of every route: counts and times each request by route template and
+/// shows it to the conformance watch, then the API gateway's limits, then the injected
+/// faults (production's gateway is in front of its services).
+async fn front_door(
     State(app): State<Shared>,
     req: axum::extract::Request,
     next: axum::middleware::Next,
@@ -1157,28 +1181,37 @@ async fn observe(
     let route = req
         .extensions()
         .get::<axum::extract::MatchedPath>()
-        .map_or("unmatched", |p| p.as_str())
-        .to_string();
-    let method = req.method().as_str().to_string();
+        .map_or(crate::metrics::Route::Unmatched, |p| {
+            crate::metrics::Route::Matched(p.clone())
+        });
+    let method = match *req.method() {
+        axum::http::Method::GET => "GET",
+        axum::http::Method::POST => "POST",
+        axum::http::Method::PUT => "PUT",
+        axum::http::Method::DELETE => "DELETE",
+        axum::http::Method::HEAD => "HEAD",
+        _ => "OTHER",
+    };
     let client = req
         .headers()
         .get("x-api-key")
         .and_then(|k| k.to_str().ok())
-        .and_then(|k| app.config.keys.get(k))
-        .cloned();
+        .and_then(|k| app.config.keys.get(k));
     let started = std::time::Instant::now();
-    let resp = next.run(req).await;
+    let resp = match gateway_refusal(&app, &req) {
+        Some(refused) => refused,
+        None => with_faults(&app, req, next).await,
+    };
+    let status = resp.status().as_u16();
     if let Some(sender) = client {
-        let status = resp.status().as_u16();
-        app.conformance
-            .note(&sender, Note::Call { status }, started);
+        app.conformance.note(sender, Note::Call { status }, started);
     }
     let m = &app.metrics;
     let elapsed = started.elapsed();
     tracing::debug!(
-        route = %route,
+        route = %route.as_str(),
         method = %method,
-        status = resp.status().as_u16(),
+        status,
         micros = elapsed.as_micros() as u64,
         "request"
     );
@@ -1191,7 +1224,7 @@ async fn observe(
         .get_or_create(&crate::metrics::RequestLabels {
             route,
             method,
-            status: resp.status().as_u16(),
+            status,
         })
         .inc();
     resp
@@ -1271,13 +1304,10 @@ pub fn router(app: Shared) -> Router {
         .route("/mock/conformance", get(admin_conformance))
         .route("/metrics", get(metrics))
         .fallback(|| async { Problem::not_found("path").into_response() })
-        // The gateway is in front of the faults, as production's is in front of its services.
         .layer(axum::middleware::from_fn_with_state(
             app.clone(),
-            inject_faults,
+            front_door,
         ))
-        .layer(axum::middleware::from_fn_with_state(app.clone(), gateway))
-        .layer(axum::middleware::from_fn_with_state(app.clone(), observe))
         .with_state(app)
 }
 

@@ -30,10 +30,22 @@ pub struct Param {
     pub schema: Value,
 }
 
+/// A parameter with its compiled validator.
+struct CheckedParam {
+    param: Param,
+    validator: &'static Validator,
+}
+
+/// path -> method -> parameters.
+type ParamTable = HashMap<String, HashMap<String, Vec<CheckedParam>>>;
+
 /// The embedded contract with compiled validators, built on first use.
 pub struct Spec {
     doc: Value,
     validators: Mutex<HashMap<String, &'static Validator>>,
+    /// Every operation's parameters, compiled at once on first use: the per-request
+    /// check is then a lookup without a lock.
+    params: OnceLock<ParamTable>,
 }
 
 impl Spec {
@@ -42,6 +54,7 @@ impl Spec {
         SPEC.get_or_init(|| Spec {
             doc: serde_json::from_str(EXTRACT).expect("embedded spec extract is JSON"),
             validators: Mutex::new(HashMap::new()),
+            params: OnceLock::new(),
         })
     }
 
@@ -102,6 +115,33 @@ impl Spec {
             .unwrap_or_default()
     }
 
+    fn param_table(&self) -> &ParamTable {
+        self.params.get_or_init(|| {
+            let mut table = ParamTable::new();
+            for (path, ops) in self.doc["paths"].as_object().into_iter().flatten() {
+                for method in ops.as_object().into_iter().flatten().map(|(m, _)| m) {
+                    let checked = self
+                        .params(path, method)
+                        .into_iter()
+                        .filter(|p| p.location != ParamIn::Header)
+                        .map(|param| CheckedParam {
+                            validator: self.validator(
+                                &format!("param {method} {path} {}", param.name),
+                                &param.schema,
+                            ),
+                            param,
+                        })
+                        .collect();
+                    table
+                        .entry(path.clone())
+                        .or_default()
+                        .insert(method.clone(), checked);
+                }
+            }
+            table
+        })
+    }
+
     /// Checks path and query parameters; `value(name)` gives each one as received.
     pub fn check_params<'a>(
         &self,
@@ -110,10 +150,16 @@ impl Spec {
         value: impl Fn(&str, ParamIn) -> Option<&'a str>,
     ) -> Vec<ProblemError> {
         let mut errors = Vec::new();
-        for p in self.params(path, method) {
-            if p.location == ParamIn::Header {
-                continue;
-            }
+        let params = self
+            .param_table()
+            .get(path)
+            .and_then(|ops| ops.get(method))
+            .unwrap_or_else(|| panic!("the bundle has no {method} {path}"));
+        for CheckedParam {
+            param: p,
+            validator,
+        } in params
+        {
             match value(&p.name, p.location) {
                 None if p.required => errors.push(ProblemError::new(
                     "PN_GENERIC_INVALIDPARAMETER_REQUIRED",
@@ -132,9 +178,7 @@ impl Spec {
                         }
                         _ => json!(raw),
                     };
-                    let key = format!("param {method} {path} {}", p.name);
-                    let v = self.validator(&key, &p.schema);
-                    for e in v.iter_errors(&typed) {
+                    for e in validator.iter_errors(&typed) {
                         errors.push(problem_error(&p.name, &e));
                     }
                 }

@@ -1,7 +1,7 @@
 //! The mock's state: uploaded files, notifications with their model trajectories, and
 //! the indexes the API looks them up by.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
 
 use serde_json::Value;
 use sim::Model;
@@ -43,8 +43,8 @@ pub struct Record {
     pub element_ids: Vec<String>,
     pub legal_keys: Vec<Option<String>>,
     pub outcomes: Vec<RecipientOutcome>,
-    /// Dropped to keep the store under its cap: only the ids are left.
-    pub evicted: bool,
+    /// Elements already in the event log.
+    pub logged: usize,
 }
 
 impl Record {
@@ -81,25 +81,35 @@ impl Record {
     /// Element ids in the production format (`CATEGORY.IUN_….RECINDEX_n…`), unique
     /// within the notification, and legal-fact keys.
     pub fn assign_ids(&mut self) {
+        use std::fmt::Write;
         let mut seen: HashMap<String, u32> = HashMap::new();
         self.element_ids = self
             .elements
             .iter()
             .map(|e| {
                 let d = &e.details;
-                let mut id = format!("{}.IUN_{}", e.category.as_str(), self.iun);
+                let mut id = String::with_capacity(96);
+                let _ = write!(id, "{}.IUN_{}", e.category.as_str(), self.iun);
                 if let Some(r) = d.rec_index {
-                    id.push_str(&format!(".RECINDEX_{r}"));
+                    let _ = write!(id, ".RECINDEX_{r}");
                 }
                 if let Some(s) = d.digital_address_source {
-                    id.push_str(&format!(".SOURCE_{}", s.as_str()));
+                    let _ = write!(id, ".SOURCE_{}", s.as_str());
                 }
                 if let Some(a) = d.sent_attempt_made {
-                    id.push_str(&format!(".ATTEMPT_{a}"));
+                    let _ = write!(id, ".ATTEMPT_{a}");
                 }
-                let n = seen.entry(id.clone()).or_insert(0);
-                *n += 1;
-                if *n > 1
+                let n = match seen.get_mut(&id) {
+                    Some(n) => {
+                        *n += 1;
+                        *n
+                    }
+                    None => {
+                        seen.insert(id.clone(), 1);
+                        1
+                    }
+                };
+                if n > 1
                     || matches!(
                         e.category,
                         Category::SendAnalogProgress
@@ -107,8 +117,9 @@ impl Record {
                             | Category::SendSimpleRegisteredLetterProgress
                     )
                 {
-                    id.push_str(&format!(".IDX_{n}"));
+                    let _ = write!(id, ".IDX_{n}");
                 }
+                id.shrink_to_fit();
                 id
             })
             .collect();
@@ -175,10 +186,68 @@ fn notice_keys(r: &Record) -> Vec<((String, String), usize)> {
     out
 }
 
+/// The notifications by index. A dropped one leaves an empty slot until every older one
+/// is gone too: indexes stay valid, and memory follows the notifications held.
+#[derive(Default)]
+pub struct Records {
+    /// Index of the first slot.
+    base: usize,
+    slots: VecDeque<Option<Box<Record>>>,
+}
+
+impl Records {
+    pub fn get(&self, i: usize) -> Option<&Record> {
+        let k = i.checked_sub(self.base)?;
+        self.slots.get(k)?.as_deref()
+    }
+
+    pub fn get_mut(&mut self, i: usize) -> Option<&mut Record> {
+        let k = i.checked_sub(self.base)?;
+        self.slots.get_mut(k)?.as_deref_mut()
+    }
+
+    fn push(&mut self, r: Record) -> usize {
+        self.slots.push_back(Some(Box::new(r)));
+        self.base + self.slots.len() - 1
+    }
+
+    fn remove(&mut self, i: usize) -> Option<Box<Record>> {
+        let k = i.checked_sub(self.base)?;
+        let r = self.slots.get_mut(k)?.take();
+        while matches!(self.slots.front(), Some(None)) {
+            self.slots.pop_front();
+            self.base += 1;
+        }
+        r
+    }
+
+    /// The notifications held, oldest first.
+    pub fn iter(&self) -> impl Iterator<Item = &Record> {
+        self.slots.iter().filter_map(|s| s.as_deref())
+    }
+}
+
+impl std::ops::Index<usize> for Records {
+    type Output = Record;
+
+    /// A notification an index of the store points to (the indexes forget dropped ones).
+    fn index(&self, i: usize) -> &Record {
+        self.get(i).expect("an indexed notification is held")
+    }
+}
+
+impl std::ops::IndexMut<usize> for Records {
+    fn index_mut(&mut self, i: usize) -> &mut Record {
+        self.get_mut(i).expect("an indexed notification is held")
+    }
+}
+
 #[derive(Default)]
 pub struct Store {
     pub uploads: HashMap<String, Upload>,
-    pub records: Vec<Record>,
+    /// Upload keys, oldest first (dropped beyond the cap).
+    upload_order: VecDeque<String>,
+    pub records: Records,
     pub by_request_id: HashMap<String, usize>,
     pub by_iun: HashMap<String, usize>,
     pub by_token: HashMap<(String, String, String), usize>,
@@ -189,9 +258,12 @@ pub struct Store {
     pub ids: u64,
     pub streams: Vec<Stream>,
     pub log: EventLog,
-    /// Records not evicted, oldest first (candidates for eviction).
-    live: std::collections::VecDeque<usize>,
+    /// Records held, oldest first (candidates for eviction).
+    live: VecDeque<usize>,
 }
+
+/// Uploads kept per notification held at most (a document and a payment form or two).
+pub const UPLOADS_PER_NOTIFICATION: usize = 4;
 
 impl Store {
     /// A fresh generator for ids, from a counter (deterministic for a given seed).
@@ -200,18 +272,32 @@ impl Store {
         SplitMix64(seed ^ self.ids.wrapping_mul(0x9E37_79B9_7F4A_7C15))
     }
 
+    /// Adds an upload slot; beyond `cap` slots the oldest are dropped.
+    pub fn add_upload(&mut self, key: String, upload: Upload, cap: Option<usize>) {
+        self.upload_order.push_back(key.clone());
+        self.uploads.insert(key, upload);
+        if let Some(cap) = cap {
+            while self.uploads.len() > cap.max(1) {
+                let Some(old) = self.upload_order.pop_front() else {
+                    break;
+                };
+                self.uploads.remove(&old);
+            }
+        }
+    }
+
     pub fn insert(&mut self, r: Record) -> usize {
-        let i = self.records.len();
+        let i = self.records.push(r);
+        let r = &self.records[i];
         self.by_request_id.insert(r.request_id.clone(), i);
         self.by_iun.insert(r.iun.clone(), i);
-        self.by_token.insert(token_key(&r), i);
+        self.by_token.insert(token_key(r), i);
         if r.accepted() {
-            for (key, k) in notice_keys(&r) {
+            for (key, k) in notice_keys(r) {
                 self.by_notice.insert(key, (i, k));
             }
         }
-        self.records.push(r);
-        self.log.watch(i, &self.records);
+        self.log.watch(i, r);
         self.live.push_back(i);
         i
     }
@@ -243,29 +329,87 @@ impl Store {
     }
 
     fn evict(&mut self, i: usize) {
-        let r = &mut self.records[i];
+        let Some(r) = self.records.remove(i) else {
+            return;
+        };
         self.by_request_id.remove(&r.request_id);
         self.by_iun.remove(&r.iun);
-        let token = token_key(r);
+        let token = token_key(&r);
         if self.by_token.get(&token) == Some(&i) {
             self.by_token.remove(&token);
         }
-        for (key, _) in notice_keys(r) {
+        for (key, _) in notice_keys(&r) {
             if self.by_notice.get(&key).is_some_and(|v| v.0 == i) {
                 self.by_notice.remove(&key);
             }
         }
-        r.request = Value::Null;
-        r.input = None;
-        r.elements = Vec::new();
-        r.element_ids = Vec::new();
-        r.legal_keys = Vec::new();
-        r.outcomes = Vec::new();
-        r.evicted = true;
     }
 
     /// Record `i`'s timeline was computed again: the log follows its new elements.
     pub fn recomputed(&mut self, i: usize) {
-        self.log.watch(i, &self.records);
+        self.log.watch(i, &self.records[i]);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(n: usize) -> Record {
+        Record {
+            request_id: format!("req-{n}"),
+            iun: format!("IUN-{n}"),
+            sender: "s".into(),
+            api_version: "2.6",
+            request: Value::Null,
+            sent_at: 0,
+            validated_at: 0,
+            refusal: Vec::new(),
+            key: StreamKey {
+                seed: 1,
+                replication: 0,
+                notification: 0,
+            },
+            input: None,
+            elements: Vec::new(),
+            element_ids: Vec::new(),
+            legal_keys: Vec::new(),
+            outcomes: Vec::new(),
+            logged: 0,
+        }
+    }
+
+    #[test]
+    fn dropped_notifications_free_their_slots_and_keep_indexes() {
+        let mut store = Store::default();
+        let ids: Vec<usize> = (0..4).map(|n| store.insert(record(n))).collect();
+        assert_eq!(ids, [0, 1, 2, 3]);
+        // Finished (no elements): the two oldest go, the others keep their index.
+        assert_eq!(store.evict_over(2, 0), 2);
+        assert!(store.records.get(0).is_none() && store.records.get(1).is_none());
+        assert_eq!(store.records[2].iun, "IUN-2");
+        assert_eq!(store.records.slots.len(), 2, "the freed slots are gone");
+        assert!(!store.by_iun.contains_key("IUN-0"));
+        assert_eq!(store.insert(record(4)), 4);
+        assert_eq!(store.records.iter().count(), 3);
+    }
+
+    #[test]
+    fn uploads_beyond_the_cap_drop_the_oldest() {
+        let mut store = Store::default();
+        for k in 0..5 {
+            let upload = Upload {
+                owner: "s".into(),
+                secret: String::new(),
+                sha256: String::new(),
+                content_type: "application/pdf".into(),
+                version: None,
+                data: vec![0; 10],
+            };
+            store.add_upload(format!("key-{k}"), upload, Some(3));
+        }
+        let mut keys: Vec<&String> = store.uploads.keys().collect();
+        keys.sort();
+        assert_eq!(keys, ["key-2", "key-3", "key-4"]);
     }
 }

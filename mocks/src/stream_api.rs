@@ -118,7 +118,9 @@ async fn create(app: &App, headers: &HeaderMap, body: &Bytes, v: Version) -> Rep
     let now = app.clock.now();
     let mut store = app.store();
     let store = &mut *store;
-    store.log.advance(now, &store.records);
+    store
+        .log
+        .advance(now, &mut store.records, !store.streams.is_empty());
     let mut after = store.log.last_id();
     if let Some(old) = body["replacedStreamId"].as_str() {
         // The new stream takes over where the old one's reader had got to.
@@ -285,7 +287,9 @@ async fn consume(
     let real = Instant::now();
     let mut store = app.store();
     let store = &mut *store;
-    store.log.advance(now, &store.records);
+    store
+        .log
+        .advance(now, &mut store.records, !store.streams.is_empty());
     let logged = store.log.last_id();
     let s = find(store, &sender, id)?;
     if let Some(nb) = s.not_before.filter(|nb| real < *nb) {
@@ -320,12 +324,12 @@ async fn consume(
         .iter()
         .filter_map(|e| {
             let r = &store.records[e.record];
-            let element = render::element(r, e.element, &app.clock);
-            let element = if v.tag == "v23" {
-                render::element_v23(&element)?
+            let version = if v.tag == "v23" {
+                render::Version::V23
             } else {
-                element
+                render::Version::Current
             };
+            let element = render::element(r, e.element, &app.clock, version)?;
             let mut item = json!({
                 "eventId": event_id_text(e.id),
                 "notificationRequestId": r.request_id,

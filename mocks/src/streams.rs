@@ -7,12 +7,12 @@
 //! events a call.
 
 use std::cmp::Reverse;
-use std::collections::BinaryHeap;
+use std::collections::{BinaryHeap, VecDeque};
 use std::time::{Duration, Instant};
 
 use sim::model::status::status_history;
 
-use crate::store::Record;
+use crate::store::{Record, Records};
 
 /// Events returned by one call.
 pub const MAX_EVENTS: usize = 50;
@@ -156,76 +156,102 @@ pub struct Batch {
 /// The log and the elements not yet in it.
 #[derive(Debug, Default)]
 pub struct EventLog {
-    pub events: Vec<Event>,
-    /// Elements already logged, per record.
-    logged: Vec<usize>,
+    /// Events still retained, oldest first.
+    events: VecDeque<Event>,
+    /// Events ever logged (the last id).
+    logged: u64,
     /// (time of a record's next element, record).
     next: BinaryHeap<Reverse<(i64, usize)>>,
 }
 
 impl EventLog {
     /// A record was added or its timeline changed: its next element is due.
-    pub fn watch(&mut self, record: usize, records: &[Record]) {
-        if self.logged.len() <= record {
-            self.logged.resize(record + 1, 0);
-        }
-        if let Some(e) = records[record].elements.get(self.logged[record]) {
-            self.next.push(Reverse((e.at, record)));
+    pub fn watch(&mut self, index: usize, record: &Record) {
+        if let Some(e) = record.elements.get(record.logged) {
+            self.next.push(Reverse((e.at, index)));
         }
     }
 
-    /// Logs every element the clock has passed, in time order.
-    pub fn advance(&mut self, now: i64, records: &[Record]) {
-        while let Some(&Reverse((at, record))) = self.next.peek() {
+    /// Logs every element the clock has passed, in time order, and forgets events past
+    /// their retention. Without `streams` nobody can read them: elements pass without
+    /// an event (a stream sees only what happens after it is created).
+    pub fn advance(&mut self, now: i64, records: &mut Records, streams: bool) {
+        while let Some(&Reverse((at, index))) = self.next.peek() {
             if at > now {
                 break;
             }
             self.next.pop();
-            let r = &records[record];
-            let k = self.logged[record];
-            // A re-computed timeline leaves stale entries behind: skip them.
+            // A dropped notification, or a re-computed timeline's stale entry: skip.
+            let Some(r) = records.get_mut(index) else {
+                continue;
+            };
+            let k = r.logged;
             let Some(e) = r.elements.get(k).filter(|e| e.at == at) else {
                 continue;
             };
+            if !streams {
+                r.logged = k + 1;
+                if let Some(n) = r.elements.get(k + 1) {
+                    self.next.push(Reverse((n.at, index)));
+                }
+                continue;
+            }
             let before = status_history(r.sent_at, r.recipients(), &r.elements[..k], i64::MAX);
             let after = status_history(r.sent_at, r.recipients(), &r.elements[..=k], i64::MAX);
             let status_of = |h: &[sim::model::status::StatusChange]| {
                 h.last().map_or("IN_VALIDATION", |c| c.status.as_str())
             };
             let status = status_of(&after);
-            self.events.push(Event {
-                id: self.events.len() as u64 + 1,
-                record,
+            self.logged += 1;
+            self.events.push_back(Event {
+                id: self.logged,
+                record: index,
                 element: k,
                 at: e.at,
                 logged_at: now,
                 status,
                 status_changed: after.len() != before.len() || status != status_of(&before),
             });
-            self.logged[record] = k + 1;
+            r.logged = k + 1;
             if let Some(n) = r.elements.get(k + 1) {
-                self.next.push(Reverse((n.at, record)));
+                self.next.push(Reverse((n.at, index)));
             }
+        }
+        while self
+            .events
+            .front()
+            .is_some_and(|e| e.logged_at < now - RETENTION)
+        {
+            self.events.pop_front();
         }
     }
 
     /// The last event id so far.
     pub fn last_id(&self) -> u64 {
-        self.events.len() as u64
+        self.logged
+    }
+
+    /// Events retained (for the metrics).
+    pub fn retained(&self) -> usize {
+        self.events.len()
     }
 
     /// Up to `MAX_EVENTS` events of `stream` after `last_event_id`, still retained at
     /// `now`.
-    pub fn read(&self, stream: &Stream, last_event_id: u64, now: i64, records: &[Record]) -> Batch {
-        let from = last_event_id.max(stream.after) as usize;
+    pub fn read(&self, stream: &Stream, last_event_id: u64, now: i64, records: &Records) -> Batch {
+        let from = last_event_id.max(stream.after);
+        let first = self.events.front().map_or(self.logged + 1, |e| e.id);
+        let skip = (from + 1).saturating_sub(first) as usize;
         let mut events = Vec::new();
         let mut more = false;
-        for e in self.events.iter().skip(from) {
+        for e in self.events.iter().skip(skip) {
             if stream.disabled.is_some_and(|d| e.at > d) {
                 break;
             }
-            let r = &records[e.record];
-            if r.evicted || r.sender != stream.sender || e.logged_at < now - RETENTION {
+            let Some(r) = records.get(e.record) else {
+                continue;
+            };
+            if r.sender != stream.sender || e.logged_at < now - RETENTION {
                 continue;
             }
             let category = r.elements[e.element].category.as_str();
