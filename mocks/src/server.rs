@@ -32,7 +32,7 @@ use crate::{ids, render};
 pub const DEFAULT_API_KEY: &str = "sendmock-key";
 pub const DEFAULT_SENDER_TAX_ID: &str = "80016350821";
 /// The default cap on notifications held in full.
-pub const DEFAULT_MAX_NOTIFICATIONS: usize = 500_000;
+pub const DEFAULT_MAX_NOTIFICATIONS: usize = 100_000;
 
 #[derive(Debug, Clone)]
 pub struct Config {

@@ -74,7 +74,10 @@ impl Spec {
             Value::Object(m) => m.clone(),
             other => serde_json::Map::from_iter([("allOf".to_string(), json!([other]))]),
         };
-        root.insert("components".into(), self.doc["components"].clone());
+        // Only schemas that refer to components carry them (compiling them costs memory).
+        if schema.to_string().contains("\"$ref\"") {
+            root.insert("components".into(), self.doc["components"].clone());
+        }
         let v = jsonschema::options()
             .with_draft(Draft::Draft202012)
             .build(&Value::Object(root))

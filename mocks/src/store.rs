@@ -72,8 +72,11 @@ impl Record {
     pub fn recompute(&mut self, model: &Model) {
         if let Some(input) = &self.input {
             let (_, elements, outcomes) = model.timeline(&self.key, input);
+            // Held for the notification's life: no spare capacity.
             self.elements = elements;
+            self.elements.shrink_to_fit();
             self.outcomes = outcomes;
+            self.outcomes.shrink_to_fit();
         }
         self.assign_ids();
     }
@@ -123,6 +126,7 @@ impl Record {
                 id
             })
             .collect();
+        self.element_ids.shrink_to_fit();
         self.legal_keys = self
             .elements
             .iter()
