@@ -482,6 +482,7 @@ fn send(app: Shared, headers: HeaderMap, body: Bytes, path: &str, version: &'sta
         legal_keys: Vec::new(),
         outcomes: Vec::new(),
         logged: 0,
+        generation: 0,
     };
     if record.accepted() {
         record.input = Some(model_input(&app.model, &key, &req, now, app.clock.scale()));
@@ -550,7 +551,7 @@ fn request_status(
 ) -> Reply {
     let sender = auth!(app, headers);
     check_params(path, "get", &HashMap::new(), &q)?;
-    let store = app.store();
+    let mut store = app.store();
     let idx = match (q.get("notificationRequestId"), q.get("paProtocolNumber")) {
         (Some(id), _) => store.by_request_id.get(id).copied(),
         (None, Some(p)) => {
@@ -572,28 +573,47 @@ fn request_status(
         .map(|i| &store.records[i])
         .filter(|r| r.sender == sender)
         .ok_or_else(|| Problem::not_found("notification request"))?;
-    let answer = render::request_status(record, app.clock.now(), &app.clock);
+    let now = app.clock.now();
+    let request_id = record.request_id.clone();
+    // Once validated, the answer never changes: it is rendered once.
+    let key = (now >= record.validated_at).then(|| crate::store::ViewKey {
+        record: idx.expect("found"),
+        generation: 0,
+        view: crate::store::View::RequestStatus,
+        visible: 0,
+    });
+    let (body, retry_after) = match key.and_then(|k| store.views.get(&k)) {
+        Some(body) => (body, None),
+        None => {
+            let answer = render::request_status(record, now, &app.clock);
+            let body = Bytes::from(answer.body);
+            if let Some(k) = key {
+                store.views.put(k, body.clone());
+            }
+            (body, answer.retry_after)
+        }
+    };
+    drop(store);
     app.conformance.note(
         &sender,
         Note::StatusPoll {
-            request_id: record.request_id.clone(),
-            retry_after: answer.retry_after.map(std::time::Duration::from_secs),
+            request_id,
+            retry_after: retry_after.map(std::time::Duration::from_secs),
         },
         std::time::Instant::now(),
     );
-    drop(store);
-    Ok(json_bytes(StatusCode::OK, answer.body))
+    Ok(json_bytes(StatusCode::OK, body))
 }
 
 /// A JSON body already serialized.
-pub(crate) fn json_bytes(status: StatusCode, body: Vec<u8>) -> Response {
+pub(crate) fn json_bytes(status: StatusCode, body: impl Into<axum::body::Body>) -> Response {
     (
         status,
         [(
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/json"),
         )],
-        body,
+        body.into(),
     )
         .into_response()
 }
@@ -629,9 +649,26 @@ fn detail_of(
         &HashMap::from([("iun".into(), iun.to_string())]),
         &HashMap::new(),
     )?;
-    let store = app.store();
+    let mut store = app.store();
+    let now = app.clock.now();
     let r = visible_record(&store, app, &sender, iun)?;
-    let body = render::detail(r, app.clock.now(), &app.clock, version);
+    let key = crate::store::ViewKey {
+        record: store.by_iun[iun],
+        generation: r.generation,
+        view: match version {
+            render::Version::Current => crate::store::View::Detail,
+            render::Version::V23 => crate::store::View::DetailV23,
+        },
+        visible: r.visible(now),
+    };
+    let body = match store.views.get(&key) {
+        Some(body) => body,
+        None => {
+            let body = Bytes::from(render::detail(r, now, &app.clock, version));
+            store.views.put(key, body.clone());
+            body
+        }
+    };
     drop(store);
     Ok(json_bytes(StatusCode::OK, body))
 }

@@ -45,6 +45,8 @@ pub struct Record {
     pub outcomes: Vec<RecipientOutcome>,
     /// Elements already in the event log.
     pub logged: usize,
+    /// Times the timeline was computed (views cached before a change are stale).
+    pub generation: u32,
 }
 
 impl Record {
@@ -70,6 +72,7 @@ impl Record {
     /// Runs the model again (after a reported payment or a cancellation changed the
     /// input): the same streams, so everything before the change stays as it was.
     pub fn recompute(&mut self, model: &Model) {
+        self.generation += 1;
         if let Some(input) = &self.input {
             let (_, elements, outcomes) = model.timeline(&self.key, input);
             // Held for the notification's life: no spare capacity.
@@ -262,8 +265,50 @@ pub struct Store {
     pub ids: u64,
     pub streams: Vec<Stream>,
     pub log: EventLog,
+    pub views: ViewCache,
     /// Records held, oldest first (candidates for eviction).
     live: VecDeque<usize>,
+}
+
+/// Which rendered view of a notification.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum View {
+    Detail,
+    DetailV23,
+    RequestStatus,
+}
+
+/// What a view depends on: the notification, its timeline's generation and how much of
+/// it is visible.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ViewKey {
+    pub record: usize,
+    pub generation: u32,
+    pub view: View,
+    pub visible: usize,
+}
+
+/// Views rendered lately: a notification polled again and again is serialized once per
+/// change of what it shows. Bounded: full, it starts afresh.
+#[derive(Default)]
+pub struct ViewCache {
+    views: HashMap<ViewKey, bytes::Bytes>,
+}
+
+/// Views kept at most (a detail is a few kilobytes).
+pub const VIEWS_CACHED: usize = 2048;
+
+impl ViewCache {
+    pub fn get(&self, key: &ViewKey) -> Option<bytes::Bytes> {
+        self.views.get(key).cloned()
+    }
+
+    pub fn put(&mut self, key: ViewKey, body: bytes::Bytes) {
+        if self.views.len() >= VIEWS_CACHED {
+            self.views.clear();
+        }
+        self.views.insert(key, body);
+    }
 }
 
 /// Uploads kept per notification held at most (a document and a payment form or two).
@@ -380,6 +425,7 @@ mod tests {
             legal_keys: Vec::new(),
             outcomes: Vec::new(),
             logged: 0,
+            generation: 0,
         }
     }
 
