@@ -266,6 +266,7 @@ async fn preload(State(app): State<Shared>, headers: HeaderMap, body: Bytes) -> 
                 content_type,
                 version: None,
                 data: Vec::new(),
+                refs: 0,
             },
             app.config
                 .max_notifications

@@ -24,6 +24,8 @@ pub struct Upload {
     /// `x-amz-version-id` once uploaded.
     pub version: Option<String>,
     pub data: Vec<u8>,
+    /// Notifications held that refer to it; it goes with the last of them.
+    pub refs: u32,
 }
 
 /// One notification request and, once validated, its trajectory.
@@ -170,6 +172,28 @@ fn token_key(r: &Record) -> (String, String, String) {
         text("paProtocolNumber"),
         text("idempotenceToken"),
     )
+}
+
+/// The upload keys a request refers to: its documents and its payments' attachments.
+fn upload_keys(r: &Record) -> Vec<&str> {
+    let mut keys: Vec<&str> = r.request["documents"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|d| d["ref"]["key"].as_str())
+        .collect();
+    for rec in r.request["recipients"].as_array().into_iter().flatten() {
+        for p in rec["payments"].as_array().into_iter().flatten() {
+            for a in [&p["pagoPa"]["attachment"], &p["f24"]["metadataAttachment"]] {
+                if let Some(k) = a["ref"]["key"].as_str() {
+                    keys.push(k);
+                }
+            }
+        }
+    }
+    keys.sort_unstable();
+    keys.dedup();
+    keys
 }
 
 /// (creditorTaxId, noticeCode) of each pagoPA notice, with its recipient.
@@ -323,6 +347,11 @@ impl Store {
 
     /// Adds an upload slot; beyond `cap` slots the oldest are dropped.
     pub fn add_upload(&mut self, key: String, upload: Upload, cap: Option<usize>) {
+        if self.upload_order.len() > 2 * self.uploads.len() + 1024 {
+            // Keys of uploads gone with their notifications.
+            let uploads = &self.uploads;
+            self.upload_order.retain(|k| uploads.contains_key(k));
+        }
         self.upload_order.push_back(key.clone());
         self.uploads.insert(key, upload);
         if let Some(cap) = cap {
@@ -344,6 +373,11 @@ impl Store {
         if r.accepted() {
             for (key, k) in notice_keys(r) {
                 self.by_notice.insert(key, (i, k));
+            }
+        }
+        for key in upload_keys(r) {
+            if let Some(u) = self.uploads.get_mut(key) {
+                u.refs += 1;
             }
         }
         self.log.watch(i, r);
@@ -390,6 +424,14 @@ impl Store {
         for (key, _) in notice_keys(&r) {
             if self.by_notice.get(&key).is_some_and(|v| v.0 == i) {
                 self.by_notice.remove(&key);
+            }
+        }
+        for key in upload_keys(&r) {
+            if let Some(u) = self.uploads.get_mut(key) {
+                u.refs = u.refs.saturating_sub(1);
+                if u.refs == 0 {
+                    self.uploads.remove(key);
+                }
             }
         }
     }
@@ -445,6 +487,31 @@ mod tests {
     }
 
     #[test]
+    fn an_upload_goes_with_the_last_notification_that_refers_to_it() {
+        let mut store = Store::default();
+        let upload = Upload {
+            owner: "s".into(),
+            secret: String::new(),
+            sha256: String::new(),
+            content_type: "application/pdf".into(),
+            version: Some("v1".into()),
+            data: vec![0; 10],
+            refs: 0,
+        };
+        store.add_upload("doc".into(), upload, None);
+        for n in 0..2 {
+            let mut r = record(n);
+            r.request = serde_json::json!({ "documents": [{ "ref": { "key": "doc" } }] });
+            store.insert(r);
+        }
+        assert_eq!(store.uploads["doc"].refs, 2);
+        store.evict_over(1, 0);
+        assert_eq!(store.uploads["doc"].refs, 1, "still referred to");
+        store.evict_over(0, 0);
+        assert!(store.uploads.is_empty());
+    }
+
+    #[test]
     fn uploads_beyond_the_cap_drop_the_oldest() {
         let mut store = Store::default();
         for k in 0..5 {
@@ -455,6 +522,7 @@ mod tests {
                 content_type: "application/pdf".into(),
                 version: None,
                 data: vec![0; 10],
+                refs: 0,
             };
             store.add_upload(format!("key-{k}"), upload, Some(3));
         }
