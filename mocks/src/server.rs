@@ -422,12 +422,8 @@ fn send(app: Shared, headers: HeaderMap, body: Bytes, path: &str, version: &'sta
         .unwrap_or_default()
         .to_string();
     let now = app.clock.now();
-    let mut store = app.store();
-    if store
-        .by_token
-        .contains_key(&(sender.clone(), protocol.clone(), token.clone()))
-    {
-        return Err(Problem::new(
+    let duplicated = || {
+        Problem::new(
             StatusCode::CONFLICT,
             "Duplicated notification for senderPaId##paProtocolNumber##idempotenceToken",
             vec![ProblemError::new(
@@ -435,32 +431,90 @@ fn send(app: Shared, headers: HeaderMap, body: Bytes, path: &str, version: &'sta
                 &format!("Duplicated notification for {sender}##{protocol}##{token}"),
                 "a notification with this protocol number and idempotence token exists",
             )],
-        ));
-    }
-    let mut rng = store.next_rng(app.config.seed);
-    let month = app.clock.to_utc(now).format("%Y%m").to_string();
-    let iun = loop {
-        let candidate = ids::iun(&mut rng, &month);
-        if !store.by_iun.contains_key(&candidate) {
-            break candidate;
-        }
+        )
     };
-    let request_id = ids::request_id(&iun);
-    let refusal = semantic_checks(
-        &req,
-        |key| {
-            store
-                .uploads
-                .get(key)
-                .and_then(|u| u.version.clone().map(|v| (u.sha256.clone(), v)))
-        },
-        |creditor, notice| {
-            app.config.gpd_open
-                || store
-                    .gpd
-                    .contains(&(creditor.to_string(), notice.to_string()))
-        },
-    );
+    let token_key = (sender.clone(), protocol.clone(), token.clone());
+    let (request_id, note) = loop {
+        // Under the lock: the duplicate check, a fresh IUN, the uploads and payment
+        // positions the request refers to.
+        let (iun, refusal, note) = {
+            let mut store = app.store();
+            if store.by_token.contains_key(&token_key) {
+                return Err(duplicated());
+            }
+            let mut rng = store.next_rng(app.config.seed);
+            let month = app.clock.to_utc(now).format("%Y%m").to_string();
+            let iun = loop {
+                let candidate = ids::iun(&mut rng, &month);
+                if !store.by_iun.contains_key(&candidate) {
+                    break candidate;
+                }
+            };
+            let refusal = semantic_checks(
+                &req,
+                |key| {
+                    store
+                        .uploads
+                        .get(key)
+                        .and_then(|u| u.version.clone().map(|v| (u.sha256.clone(), v)))
+                },
+                |creditor, notice| {
+                    app.config.gpd_open
+                        || store
+                            .gpd
+                            .contains(&(creditor.to_string(), notice.to_string()))
+                },
+            );
+            let note = send_note(&store, &req, &protocol, &token, refusal.is_empty());
+            (iun, refusal, note)
+        };
+        // Without it: the notification's trajectory, while other requests go on.
+        let record = new_record(&app, &sender, version, &iun, refusal, &req, now);
+        let mut store = app.store();
+        if store.by_token.contains_key(&token_key) {
+            // A concurrent send with the same token got in first.
+            return Err(duplicated());
+        }
+        if store.by_iun.contains_key(&iun) {
+            // Drawn meanwhile for another notification (vanishingly rare): draw again.
+            continue;
+        }
+        let mut record = record;
+        record.request = req;
+        let request_id = record.request_id.clone();
+        store.insert(record);
+        if let Some(cap) = app.config.max_notifications {
+            let evicted = store.evict_over(cap, now);
+            app.metrics.evictions.inc_by(evicted as u64);
+        }
+        let store_ref = &mut *store;
+        if store_ref.streams.is_empty() {
+            // Nobody can read events: the elements due pass, so the log's queue stays as
+            // small as the store. With streams, reads log them (the first read after the
+            // clock passed an element starts its retention).
+            store_ref.log.advance(now, &mut store_ref.records, false);
+        }
+        break (request_id, note);
+    };
+    app.conformance
+        .note(&sender, Note::Send(note), std::time::Instant::now());
+    let mut resp = json!({ "notificationRequestId": request_id, "paProtocolNumber": protocol });
+    if !token.is_empty() {
+        resp["idempotenceToken"] = json!(token);
+    }
+    json_reply(StatusCode::ACCEPTED, resp)
+}
+
+/// A new notification request and, when accepted, its trajectory from the model.
+fn new_record(
+    app: &App,
+    sender: &str,
+    version: &'static str,
+    iun: &str,
+    refusal: Vec<crate::request::Refusal>,
+    req: &Value,
+    now: i64,
+) -> Record {
     let key = StreamKey {
         seed: seed_from_label(&format!("{}:{iun}", app.config.seed)),
         replication: 0,
@@ -468,9 +522,9 @@ fn send(app: Shared, headers: HeaderMap, body: Bytes, path: &str, version: &'sta
     };
     let validation = (app.config.validation_seconds * app.clock.scale()).max(1.0) as i64;
     let mut record = Record {
-        request_id: request_id.clone(),
-        iun: iun.clone(),
-        sender: sender.clone(),
+        request_id: ids::request_id(iun),
+        iun: iun.to_string(),
+        sender: sender.to_string(),
         api_version: version,
         request: Value::Null,
         sent_at: now,
@@ -486,7 +540,7 @@ fn send(app: Shared, headers: HeaderMap, body: Bytes, path: &str, version: &'sta
         generation: 0,
     };
     if record.accepted() {
-        record.input = Some(model_input(&app.model, &key, &req, now, app.clock.scale()));
+        record.input = Some(model_input(&app.model, &key, req, now, app.clock.scale()));
         record.recompute(&app.model);
     } else {
         record.elements = vec![sim::model::TimelineElement {
@@ -497,35 +551,7 @@ fn send(app: Shared, headers: HeaderMap, body: Bytes, path: &str, version: &'sta
         }];
         record.assign_ids();
     }
-    app.conformance.note(
-        &sender,
-        Note::Send(send_note(
-            &store,
-            &req,
-            &protocol,
-            &token,
-            record.accepted(),
-        )),
-        std::time::Instant::now(),
-    );
-    record.request = req;
-    store.insert(record);
-    let store_ref = &mut *store;
-    if store_ref.streams.is_empty() {
-        // Nobody can read events: the elements due pass, so the log's queue stays as
-        // small as the store. With streams, reads log them (the first read after the
-        // clock passed an element starts its retention).
-        store_ref.log.advance(now, &mut store_ref.records, false);
-    }
-    if let Some(cap) = app.config.max_notifications {
-        let evicted = store.evict_over(cap, now);
-        app.metrics.evictions.inc_by(evicted as u64);
-    }
-    let mut resp = json!({ "notificationRequestId": request_id, "paProtocolNumber": protocol });
-    if !token.is_empty() {
-        resp["idempotenceToken"] = json!(token);
-    }
-    json_reply(StatusCode::ACCEPTED, resp)
+    record
 }
 
 async fn request_status_v26(
