@@ -505,8 +505,9 @@ fn send(app: Shared, headers: HeaderMap, body: Bytes, path: &str, version: &'sta
     json_reply(StatusCode::ACCEPTED, resp)
 }
 
-/// A new notification request and, when accepted, its trajectory from the model.
-fn new_record(
+/// A new notification request and, when accepted (no `refusal`), its trajectory from the
+/// model; `request` is left for the caller to set.
+pub fn new_record(
     app: &App,
     sender: &str,
     version: &'static str,
