@@ -186,6 +186,11 @@ struct LoadOpts {
     /// Most status polls per send flow.
     #[arg(long, default_value_t = 30)]
     max_polls: u32,
+    /// How send flows learn their request's outcome: `poll` its status (honouring
+    /// retryAfter), or `stream`: one reader consumes an event stream it creates (honouring
+    /// retry-after) and hands each flow its outcome.
+    #[arg(long, value_enum, default_value = "poll")]
+    accept_via: AcceptVia,
     /// Write summary.json, timeseries.csv, latency.hlog and plots here (under
     /// worker-INDEX/ when there are several workers).
     #[arg(long)]
@@ -307,8 +312,18 @@ fn load_config(opts: &LoadOpts) -> Result<LoadConfig> {
         start_at: opts.start_at.map(std::time::SystemTime::from),
         headers,
         max_polls: opts.max_polls,
+        accept: match opts.accept_via {
+            AcceptVia::Poll => load::acceptance::Accept::Poll,
+            AcceptVia::Stream => load::acceptance::Accept::Stream,
+        },
         progress: !opts.quiet,
     })
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum AcceptVia {
+    Poll,
+    Stream,
 }
 
 async fn load(opts: LoadOpts) -> Result<u8> {

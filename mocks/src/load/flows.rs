@@ -24,6 +24,9 @@ pub struct FlowContext<'a> {
     pub max_polls: u32,
     pub run_start: Instant,
     pub interval_secs: f64,
+    /// Outcomes read from an event stream, when send flows wait for them there
+    /// instead of polling.
+    pub acceptances: Option<&'a super::acceptance::Acceptances>,
 }
 
 /// Records a flow's requests; the first is timed from the flow's intended start.
@@ -68,7 +71,7 @@ fn outcome_of(e: &reqwest::Error) -> Outcome {
 }
 
 /// One request: returns the status, headers and JSON body (if any).
-async fn call(
+pub(super) async fn call(
     ctx: &FlowContext<'_>,
     rec: &mut FlowRecorder,
     op: &str,
@@ -107,7 +110,7 @@ async fn call(
 }
 
 /// Sleeps for a server-requested `retryAfter` (seconds), within the deadline.
-async fn wait_retry_after(ctx: &FlowContext<'_>, seconds: f64) -> bool {
+pub(super) async fn wait_retry_after(ctx: &FlowContext<'_>, seconds: f64) -> bool {
     let wait = Duration::from_secs_f64(seconds.clamp(0.0, 3600.0));
     if Instant::now() + wait > ctx.deadline {
         return false;
@@ -299,7 +302,21 @@ pub async fn send_flow(
     }
     let id = sent_resp["notificationRequestId"].as_str()?.to_string();
     let mut iun = None;
-    for _ in 0..ctx.max_polls {
+    if let Some(acceptances) = ctx.acceptances {
+        let answered = Instant::now();
+        let limit = ctx.deadline.saturating_duration_since(answered);
+        match acceptances.wait(&id, limit).await {
+            Some(outcome) => {
+                rec.record(ctx, "stream_outcome", answered, Outcome::Status(200));
+                iun = Some(outcome?);
+            }
+            None => {
+                rec.record(ctx, "stream_outcome", answered, Outcome::Timeout);
+                return None;
+            }
+        }
+    }
+    for _ in 0..ctx.max_polls * u32::from(iun.is_none()) {
         let url = format!(
             "{}/delivery/v2.6/requests?notificationRequestId={id}",
             ctx.base

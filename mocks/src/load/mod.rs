@@ -7,6 +7,7 @@
 //! lateness is recorded too. A closed-loop mode with virtual users exists for
 //! comparison and is labelled as such.
 
+pub mod acceptance;
 pub mod flows;
 pub mod measure;
 pub mod output;
@@ -80,6 +81,8 @@ pub struct LoadConfig {
     pub start_at: Option<SystemTime>,
     pub headers: Vec<(String, String)>,
     pub max_polls: u32,
+    /// How send flows learn their request's outcome.
+    pub accept: acceptance::Accept,
     pub progress: bool,
 }
 
@@ -99,6 +102,8 @@ struct Shared {
     remaining: AtomicI64,
     stop: Arc<AtomicBool>,
     iuns: Mutex<Vec<String>>,
+    /// With `--accept-via stream`: outcomes from the stream's reader.
+    acceptances: Option<Arc<acceptance::Acceptances>>,
 }
 
 impl Shared {
@@ -142,6 +147,9 @@ pub async fn run(cfg: LoadConfig, stop: Arc<AtomicBool>) -> anyhow::Result<RunRe
         remaining: AtomicI64::new(cfg.max_requests.map_or(i64::MAX, |n| n as i64)),
         stop: stop.clone(),
         iuns: Mutex::new(Vec::new()),
+        acceptances: (cfg.accept == acceptance::Accept::Stream
+            && cfg.mix.iter().any(|(f, _)| matches!(f, Flow::Send)))
+        .then(Default::default),
     });
     let started_at = SystemTime::now();
     let start = Instant::now();
@@ -165,6 +173,21 @@ pub async fn run(cfg: LoadConfig, stop: Arc<AtomicBool>) -> anyhow::Result<RunRe
         })
     });
 
+    let reader_done = Arc::new(AtomicBool::new(false));
+    let reader = match &shared.acceptances {
+        Some(acceptances) => Some(
+            outcome_reader(
+                &cfg,
+                acceptances.clone(),
+                &shared,
+                start,
+                deadline,
+                reader_done.clone(),
+            )
+            .await?,
+        ),
+        None => None,
+    };
     let raw_only = cfg.mix.iter().all(|(f, _)| matches!(f, Flow::Get(_)));
     let flows_started = match (cfg.mode, raw_only.then(|| authority(&cfg.target)).flatten()) {
         (Mode::OpenLoop { poisson }, Some(auth)) => {
@@ -177,6 +200,10 @@ pub async fn run(cfg: LoadConfig, stop: Arc<AtomicBool>) -> anyhow::Result<RunRe
             closed_loop(&cfg, users, start, deadline, &shared).await?
         }
     };
+    if let Some(r) = reader {
+        reader_done.store(true, Ordering::Relaxed);
+        let _ = r.await;
+    }
     if let Some(p) = progress {
         p.abort();
         eprintln!();
@@ -191,6 +218,56 @@ pub async fn run(cfg: LoadConfig, stop: Arc<AtomicBool>) -> anyhow::Result<RunRe
         flows_started,
         started_at,
     })
+}
+
+/// Starts the reader of `--accept-via stream` once its stream exists (so the first
+/// flows' outcomes are on it); it reads until `done`, then deletes the stream. Its
+/// requests are measured with the flows' (`stream_create`, `stream_read`, `stream_delete`).
+async fn outcome_reader(
+    cfg: &LoadConfig,
+    acceptances: Arc<acceptance::Acceptances>,
+    shared: &Arc<Shared>,
+    start: Instant,
+    deadline: Instant,
+    done: Arc<AtomicBool>,
+) -> anyhow::Result<tokio::task::JoinHandle<()>> {
+    let cfg = cfg.clone();
+    let client = client(&cfg)?;
+    let shared = shared.clone();
+    let (created, is_created) = tokio::sync::oneshot::channel();
+    let handle = tokio::spawn(async move {
+        let ctx = FlowContext {
+            client: &client,
+            base: cfg.target.trim_end_matches('/'),
+            api_key: &cfg.api_key,
+            sender_tax_id: &cfg.sender_tax_id,
+            headers: &cfg.headers,
+            deadline: deadline + cfg.timeout,
+            max_polls: cfg.max_polls,
+            run_start: start,
+            interval_secs: cfg.interval_secs,
+            acceptances: None,
+        };
+        let mut rec = FlowRecorder::new(cfg.interval_secs, None);
+        match acceptance::create_stream(&ctx, &mut rec).await {
+            Ok(id) => {
+                let _ = created.send(Ok(()));
+                acceptance::read_outcomes(&ctx, &mut rec, &id, &acceptances, &done).await;
+                acceptance::delete_stream(&ctx, &mut rec, &id).await;
+            }
+            Err(why) => {
+                let _ = created.send(Err(why));
+            }
+        }
+        shared.absorb(rec);
+    });
+    match is_created.await {
+        Ok(Ok(())) => Ok(handle),
+        Ok(Err(why)) => {
+            anyhow::bail!("--accept-via stream: creating the event stream failed: {why}")
+        }
+        Err(_) => anyhow::bail!("--accept-via stream: the stream reader stopped"),
+    }
 }
 
 /// Sleeps until `at` with sub-millisecond precision: the timer wheel ticks in
@@ -255,9 +332,10 @@ async fn raw_open_loop(
             let mut prev_done = start;
             for t in schedule {
                 let intended = start + Duration::from_secs_f64(t);
-                // Nothing starts after the deadline, even if it was due before (a stalled
+                // What was due before the deadline still starts, late, while a behind
+                // generator catches up; nothing starts once --timeout past it (a stalled
                 // server must not keep the run going past --duration + --timeout).
-                if intended >= deadline || Instant::now() >= deadline || !shared.take() {
+                if intended >= deadline || Instant::now() >= deadline + timeout || !shared.take() {
                     break;
                 }
                 precise_sleep_until(intended).await;
@@ -366,6 +444,7 @@ async fn run_flow(runner: Runner, flow: Flow, intended: Option<Instant>, index: 
         max_polls: cfg.max_polls,
         run_start: start,
         interval_secs: cfg.interval_secs,
+        acceptances: shared.acceptances.as_deref(),
     };
     let mut rec = FlowRecorder::new(cfg.interval_secs, intended);
     let mut rng = SplitMix64(

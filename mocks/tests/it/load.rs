@@ -52,6 +52,7 @@ fn config(target: &str, flow: Flow, rate: f64, seconds: f64) -> LoadConfig {
         start_at: None,
         headers: Vec::new(),
         max_polls: 10,
+        accept: load::acceptance::Accept::Poll,
         progress: false,
     }
 }
@@ -296,6 +297,7 @@ async fn stream_reads_honour_retry_after_in_milliseconds() {
         max_polls: 3,
         run_start: start,
         interval_secs: 1.0,
+        acceptances: None,
     };
     let mut rec = load::flows::FlowRecorder::new(1.0, None);
     load::flows::consume_stream(
@@ -362,6 +364,35 @@ async fn a_modest_run_against_the_mock_has_no_errors() {
             "{op}"
         );
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn send_flows_can_learn_their_outcome_from_an_event_stream() {
+    let m = crate::support::start(22, true).await;
+    let mut cfg = config(&m.url, Flow::Send, 4.0, 2.0);
+    cfg.api_key = crate::support::KEY.into();
+    cfg.sender_tax_id = crate::support::SENDER.into();
+    cfg.accept = load::acceptance::Accept::Stream;
+    let r = run(cfg).await;
+    let s = r.measurements.summary(None, r.seconds);
+    assert_eq!(s.errors, 0, "{:?}", s.by_class);
+    let count = |op| r.measurements.summary(Some(op), r.seconds).count;
+    assert_eq!(count("request_status"), 0, "no polling");
+    assert_eq!(count("stream_create"), 1);
+    assert_eq!(count("stream_delete"), 1);
+    assert!(count("stream_read") >= 2);
+    assert_eq!(count("stream_outcome"), count("send"));
+    assert!(count("detail") >= 8, "every accepted flow went on");
+    // The reader honoured the stream's retry-after, as the mock's conformance watch saw.
+    let (_, _, report) = m.call("GET", "/mock/conformance", None, None).await;
+    let streams = report[crate::support::SENDER]["behaviour"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|b| b["check"] == "retry-after honoured (streams)")
+        .cloned()
+        .unwrap();
+    assert_eq!(streams["passed"], true, "{streams}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
