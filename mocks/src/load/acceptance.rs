@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 use tokio::sync::oneshot;
 
-use super::flows::{FlowContext, FlowRecorder, call, wait_retry_after};
+use super::flows::{FlowContext, FlowRecorder, call, retry_after_ms, wait_retry_after};
 
 /// How a send flow learns whether its request was accepted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -149,11 +149,7 @@ pub async fn read_outcomes(
             tokio::time::sleep(Duration::from_millis(100)).await;
             continue;
         };
-        let retry_ms: f64 = headers
-            .get("retry-after")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(1000.0);
+        let retry_ms = retry_after_ms(&headers);
         if status == 200 {
             for e in body.as_array().into_iter().flatten() {
                 dispatch(e, acceptances);

@@ -109,6 +109,15 @@ pub(super) async fn call(
     }
 }
 
+/// A stream read's `retry-after` header (milliseconds); a second when absent.
+pub(super) fn retry_after_ms(headers: &reqwest::header::HeaderMap) -> f64 {
+    headers
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1000.0)
+}
+
 /// Sleeps for a server-requested `retryAfter` (seconds), within the deadline.
 pub(super) async fn wait_retry_after(ctx: &FlowContext<'_>, seconds: f64) -> bool {
     let wait = Duration::from_secs_f64(seconds.clamp(0.0, 3600.0));
@@ -413,11 +422,7 @@ pub async fn consume_stream(
         else {
             break;
         };
-        let retry_ms: f64 = headers
-            .get("retry-after")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(1000.0);
+        let retry_ms = retry_after_ms(&headers);
         if status == 200 {
             if let Some(list) = body.as_array() {
                 events += list.len();

@@ -220,6 +220,28 @@ pub async fn run(cfg: LoadConfig, stop: Arc<AtomicBool>) -> anyhow::Result<RunRe
     })
 }
 
+/// What a flow needs of the run: requests may go on until `--timeout` past the deadline.
+fn flow_context<'a>(
+    cfg: &'a LoadConfig,
+    client: &'a reqwest::Client,
+    start: Instant,
+    deadline: Instant,
+    acceptances: Option<&'a acceptance::Acceptances>,
+) -> FlowContext<'a> {
+    FlowContext {
+        client,
+        base: cfg.target.trim_end_matches('/'),
+        api_key: &cfg.api_key,
+        sender_tax_id: &cfg.sender_tax_id,
+        headers: &cfg.headers,
+        deadline: deadline + cfg.timeout,
+        max_polls: cfg.max_polls,
+        run_start: start,
+        interval_secs: cfg.interval_secs,
+        acceptances,
+    }
+}
+
 /// Starts the reader of `--accept-via stream` once its stream exists (so the first
 /// flows' outcomes are on it); it reads until `done`, then deletes the stream. Its
 /// requests are measured with the flows' (`stream_create`, `stream_read`, `stream_delete`).
@@ -236,18 +258,7 @@ async fn outcome_reader(
     let shared = shared.clone();
     let (created, is_created) = tokio::sync::oneshot::channel();
     let handle = tokio::spawn(async move {
-        let ctx = FlowContext {
-            client: &client,
-            base: cfg.target.trim_end_matches('/'),
-            api_key: &cfg.api_key,
-            sender_tax_id: &cfg.sender_tax_id,
-            headers: &cfg.headers,
-            deadline: deadline + cfg.timeout,
-            max_polls: cfg.max_polls,
-            run_start: start,
-            interval_secs: cfg.interval_secs,
-            acceptances: None,
-        };
+        let ctx = flow_context(&cfg, &client, start, deadline, None);
         let mut rec = FlowRecorder::new(cfg.interval_secs, None);
         match acceptance::create_stream(&ctx, &mut rec).await {
             Ok(id) => {
@@ -434,18 +445,13 @@ async fn run_flow(runner: Runner, flow: Flow, intended: Option<Instant>, index: 
     if !shared.take() {
         return;
     }
-    let ctx = FlowContext {
-        client: &client,
-        base: cfg.target.trim_end_matches('/'),
-        api_key: &cfg.api_key,
-        sender_tax_id: &cfg.sender_tax_id,
-        headers: &cfg.headers,
-        deadline: deadline + cfg.timeout,
-        max_polls: cfg.max_polls,
-        run_start: start,
-        interval_secs: cfg.interval_secs,
-        acceptances: shared.acceptances.as_deref(),
-    };
+    let ctx = flow_context(
+        &cfg,
+        &client,
+        start,
+        deadline,
+        shared.acceptances.as_deref(),
+    );
     let mut rec = FlowRecorder::new(cfg.interval_secs, intended);
     let mut rng = SplitMix64(
         cfg.seed ^ ((cfg.worker.0 as u64) << 40) ^ index.wrapping_mul(0x9E37_79B9_7F4A_7C15),
