@@ -59,15 +59,7 @@ async fn a_misbehaving_client_is_flagged_on_each_point() {
     // Retries the send with a new token: a second notification.
     assert_eq!(send(&m, "PROT-5001", "token-2").await.0, 202);
     // Reads a stream twice at once (429), and again at once after the 429.
-    let (_, _, st) = m
-        .call(
-            "POST",
-            STREAMS,
-            Some(KEY),
-            Some(json!({ "title": "x", "eventType": "TIMELINE", "groups": [] })),
-        )
-        .await;
-    let events = format!("{STREAMS}/{}/events", st["streamId"].as_str().unwrap());
+    let events = timeline_stream_events(&m).await;
     m.call("GET", &events, Some(KEY), None).await;
     assert_eq!(m.call("GET", &events, Some(KEY), None).await.0, 429);
     m.call("GET", &events, Some(KEY), None).await;
@@ -93,9 +85,8 @@ async fn a_misbehaving_client_is_flagged_on_each_point() {
     assert!(text.contains("FAIL backoff after 429"), "{text}");
 }
 
-#[tokio::test]
-async fn a_compliant_client_is_flagged_on_none() {
-    let m = start(52, true).await;
+/// Creates a TIMELINE stream; returns the path of its events.
+async fn timeline_stream_events(m: &crate::support::Mock) -> String {
     let (_, _, st) = m
         .call(
             "POST",
@@ -104,20 +95,19 @@ async fn a_compliant_client_is_flagged_on_none() {
             Some(json!({ "title": "x", "eventType": "TIMELINE", "groups": [] })),
         )
         .await;
-    let events = format!("{STREAMS}/{}/events", st["streamId"].as_str().unwrap());
+    format!("{STREAMS}/{}/events", st["streamId"].as_str().unwrap())
+}
+
+#[tokio::test]
+async fn a_compliant_client_is_flagged_on_none() {
+    let m = start(52, true).await;
+    let events = timeline_stream_events(&m).await;
     let (s, body) = send(&m, "PROT-5101", "token-1").await;
     assert_eq!(s, 202);
     let id = body["notificationRequestId"].as_str().unwrap().to_string();
     // Polls as told.
     loop {
-        let (_, _, st) = m
-            .call(
-                "GET",
-                &format!("/delivery/v2.6/requests?notificationRequestId={id}"),
-                Some(KEY),
-                None,
-            )
-            .await;
+        let (_, _, st) = m.request_status(&id).await;
         if st["notificationRequestStatus"] != "WAITING" {
             break;
         }

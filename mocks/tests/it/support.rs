@@ -117,6 +117,12 @@ impl Mock {
         (status, headers, body)
     }
 
+    /// The v2.6 request status of `id`, with the default key.
+    pub async fn request_status(&self, id: &str) -> (u16, HashMap<String, String>, Value) {
+        let path = format!("/delivery/v2.6/requests?notificationRequestId={id}");
+        self.call("GET", &path, Some(KEY), None).await
+    }
+
     pub async fn advance(&self, seconds: i64) {
         let (s, _, _) = self
             .call(

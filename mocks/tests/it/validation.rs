@@ -198,14 +198,7 @@ async fn refusal(m: &Mock, body: Value) -> Vec<(String, Option<i64>)> {
     assert_eq!(s, 202, "{r:#}");
     let id = r["notificationRequestId"].as_str().unwrap();
     m.advance(5).await;
-    let (_, _, st) = m
-        .call(
-            "GET",
-            &format!("/delivery/v2.6/requests?notificationRequestId={id}"),
-            Some(KEY),
-            None,
-        )
-        .await;
+    let (_, _, st) = m.request_status(id).await;
     assert_eq!(st["notificationRequestStatus"], "REFUSED", "{st:#}");
     assert!(st.get("iun").is_none());
     let errors =
@@ -291,14 +284,7 @@ async fn every_refusal_path_comes_back_as_refused_with_its_code() {
         .await;
     m.advance(5).await;
     let id = r["notificationRequestId"].as_str().unwrap();
-    let (_, _, st) = m
-        .call(
-            "GET",
-            &format!("/delivery/v2.6/requests?notificationRequestId={id}"),
-            Some(KEY),
-            None,
-        )
-        .await;
+    let (_, _, st) = m.request_status(id).await;
     assert_eq!(st["notificationRequestStatus"], "ACCEPTED");
 }
 
@@ -340,14 +326,7 @@ async fn keys_are_checked_and_a_key_never_sees_another_senders_notifications() {
         .await;
     let id = r["notificationRequestId"].as_str().unwrap().to_string();
     m.advance(5).await;
-    let (_, _, st) = m
-        .call(
-            "GET",
-            &format!("/delivery/v2.6/requests?notificationRequestId={id}"),
-            Some(KEY),
-            None,
-        )
-        .await;
+    let (_, _, st) = m.request_status(&id).await;
     let iun = st["iun"].as_str().unwrap().to_string();
 
     let (s, _, _) = m
