@@ -146,7 +146,7 @@ pub fn summary(
 }
 
 /// Column names of `daily.csv`.
-pub const DAILY_COLUMNS: &str = "day,date,courtesy_io,courtesy_email,courtesy_sms,pec_sends,letters_ar,letters_890,letters_rs,letters_rir,letters_ris,views,refinements,payments,cash_in_cents,body_cost_cents,baseline_letters,baseline_payments,baseline_cash_in_cents,baseline_body_cost_cents";
+pub const DAILY_COLUMNS: &str = "day,date,notifications,courtesy_io,courtesy_email,courtesy_sms,pec_sends,letters_ar,letters_890,letters_rs,letters_rir,letters_ris,views,refinements,payments,cash_in_cents,body_cost_cents,baseline_letters,baseline_payments,baseline_cash_in_cents,baseline_body_cost_cents";
 
 /// `daily.csv`: per day, means across replications.
 pub fn daily_csv(tallies: &[Tally], dates: &[String]) -> String {
@@ -155,10 +155,11 @@ pub fn daily_csv(tallies: &[Tally], dates: &[String]) -> String {
     out.push('\n');
     let days = tallies.first().map_or(0, |t| t.daily.len());
     for d in 0..days {
-        let mut sums = [0f64; 18];
+        let mut sums = [0f64; 19];
         for t in tallies {
             let r = &t.daily[d];
             let vals = [
+                r.notifications as f64,
                 r.courtesy[0] as f64,
                 r.courtesy[1] as f64,
                 r.courtesy[2] as f64,

@@ -39,7 +39,7 @@ pub fn simulate_chunk(
             notification: i,
         };
         let n = model.sample_notification(&key, total);
-        tally.notifications += 1;
+        tally.count_notification(n.sent_at, model.horizon);
         model.notification(&key, &n, &mut (), |_, send, base| {
             tally.count_recipient(model, &n, send, base);
         });

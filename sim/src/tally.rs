@@ -66,6 +66,7 @@ macro_rules! side_fields {
 macro_rules! day_fields {
     ($a:expr, $b:expr, $op:tt) => {{
         let (a, b) = ($a, $b);
+        a.notifications $op b.notifications;
         for (x, y) in a.courtesy.iter_mut().zip(&b.courtesy) {
             *x $op y;
         }
@@ -118,6 +119,8 @@ pub struct SideTally {
 /// One simulated day of both sides.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct DayRow {
+    /// Notifications sent that day (the arrival pattern `sendmock load --replay` reads).
+    pub notifications: u64,
     pub courtesy: [u64; 3],
     pub pec_sends: u64,
     pub letters: [u64; 5],
@@ -222,6 +225,14 @@ impl Tally {
         self.baseline.sub(&o.baseline);
         for (a, b) in self.daily.iter_mut().zip(&o.daily) {
             a.sub(b);
+        }
+    }
+
+    /// Counts one notification sent at `sent_at`.
+    pub fn count_notification(&mut self, sent_at: Tick, horizon: Tick) {
+        self.notifications += 1;
+        if let Some(d) = self.day(sent_at, horizon) {
+            d.notifications += 1;
         }
     }
 

@@ -145,6 +145,14 @@ struct LoadOpts {
     /// Custom stages DURATION:RATE,... (ramps from 0), e.g. 30s:50,2m:50,30s:0.
     #[arg(long)]
     stages: Option<String>,
+    /// Replay the daily volumes of a simulator run (`sendsim run --out DIR` writes
+    /// DIR/daily.csv): each simulated day lasts --replay-day; with --rate the whole
+    /// replay is rescaled to average that many arrivals per second.
+    #[arg(long, value_name = "DAILY_CSV")]
+    replay: Option<PathBuf>,
+    /// Real time one simulated day of --replay takes.
+    #[arg(long, default_value = "10s")]
+    replay_day: String,
     /// Arrivals per virtual user per second when turning k6 profiles into rates.
     #[arg(long, default_value_t = 1.0)]
     vu_rate: f64,
@@ -267,6 +275,21 @@ fn load_config(opts: &LoadOpts) -> Result<LoadConfig> {
         None => vec![(parse_flow(&opts.flow, &opts.path)?, 1.0)],
     };
     let profile = match (&opts.profile, &opts.stages, opts.rate) {
+        _ if opts.replay.is_some() => {
+            let path = opts.replay.as_deref().expect("replay");
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("--replay: cannot read {}", path.display()))?;
+            if opts.rate.is_some_and(|r| !(r > 0.0 && r.is_finite())) {
+                bail!("--rate must be > 0, got {:?}", opts.rate);
+            }
+            profile::replay(
+                &path.display().to_string(),
+                &text,
+                secs("replay-day", &opts.replay_day)?,
+                opts.rate,
+            )
+            .map_err(|e| anyhow::anyhow!("--replay: {e}"))?
+        }
         (Some(p), _, _) => Profile::named(p, opts.vu_rate).ok_or_else(|| {
             anyhow::anyhow!(
                 "--profile {p:?}: expected one of {}",
@@ -333,6 +356,13 @@ async fn load(opts: LoadOpts) -> Result<u8> {
         .map(|t| Threshold::parse(t).map_err(anyhow::Error::msg))
         .collect::<Result<Vec<_>>>()?;
     let cfg = load_config(&opts)?;
+    if cfg.profile.duration() > cfg.duration.as_secs_f64() + 1e-9 && !opts.quiet {
+        eprintln!(
+            "note: --duration {} ends the run before the profile ({:.0} s) does",
+            opts.duration,
+            cfg.profile.duration()
+        );
+    }
     let stop = Arc::new(AtomicBool::new(false));
     {
         let stop = stop.clone();

@@ -232,6 +232,93 @@ impl Profile {
     }
 }
 
+/// The arrival pattern of a simulator run: `sendsim`'s `daily.csv` (its `notifications`
+/// column, notifications sent per simulated day), each day compressed into
+/// `day_seconds` real seconds at a constant rate. Volumes are kept as they are
+/// (notifications per day / `day_seconds`) unless `mean_rate` rescales them so that the
+/// whole replay averages that many arrivals per second. `source` names the file in errors.
+pub fn replay(
+    source: &str,
+    csv: &str,
+    day_seconds: f64,
+    mean_rate: Option<f64>,
+) -> Result<Profile, String> {
+    let mut lines = csv
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty());
+    let (_, header) = lines
+        .next()
+        .ok_or_else(|| format!("{source}: empty; expected sendsim's daily.csv"))?;
+    let col = header
+        .split(',')
+        .position(|c| c.trim() == "notifications")
+        .ok_or_else(|| {
+            format!(
+                "{source}: no `notifications` column in the header ({header:?}); expected the \
+                 daily.csv that `sendsim run --out DIR` writes"
+            )
+        })?;
+    let mut volumes = Vec::new();
+    for (i, line) in lines {
+        let cell = line.split(',').nth(col).unwrap_or("").trim();
+        let v: f64 = cell.parse().map_err(|_| {
+            format!(
+                "{source}, line {}: notifications {cell:?} is not a number",
+                i + 1
+            )
+        })?;
+        if !(v.is_finite() && v >= 0.0) {
+            return Err(format!(
+                "{source}, line {}: notifications must be >= 0, got {v}",
+                i + 1
+            ));
+        }
+        volumes.push(v);
+    }
+    // The simulator's horizon runs on after the last sending day, to watch payments
+    // arrive; those empty days are not part of the arrival pattern.
+    while volumes.last() == Some(&0.0) {
+        volumes.pop();
+    }
+    let total: f64 = volumes.iter().sum();
+    if total <= 0.0 {
+        return Err(format!(
+            "{source}: no notifications on any day, nothing to replay"
+        ));
+    }
+    let seconds = day_seconds * volumes.len() as f64;
+    let scale = match mean_rate {
+        Some(r) => r * seconds / (total * day_seconds),
+        None => 1.0 / day_seconds,
+    };
+    // Each day is a step: a stage of no length jumps to the day's rate, which then holds.
+    let stages = volumes
+        .iter()
+        .flat_map(|v| {
+            let rate = v * scale;
+            [
+                Stage {
+                    duration: 0.0,
+                    target: rate,
+                },
+                Stage {
+                    duration: day_seconds,
+                    target: rate,
+                },
+            ]
+        })
+        .collect();
+    Ok(Profile {
+        name: format!(
+            "replay of {source} ({} days, {day_seconds} s each)",
+            volumes.len()
+        ),
+        start: 0.0,
+        stages,
+    })
+}
+
 /// `500ms`, `30s`, `2m`, `1h` or plain seconds.
 pub fn parse_duration(s: &str) -> Result<f64, String> {
     let s = s.trim();
@@ -368,6 +455,31 @@ mod tests {
             .filter(|t| **t > 10.0 * (0.5f64).sqrt())
             .count();
         assert!((late as f64 - 250.0).abs() < 2.0, "{late}");
+    }
+
+    #[test]
+    fn a_replay_keeps_each_days_volume_in_its_compressed_day() {
+        let csv = "day,date,notifications,views\n0,2025-03-03,100,1\n1,2025-03-04,0,2\n2,2025-03-05,300,3\n3,2025-03-06,0,9\n";
+        let p = replay("daily.csv", csv, 2.0, None).unwrap();
+        assert_eq!(p.duration(), 6.0);
+        assert!((p.total() - 400.0).abs() < 1e-9);
+        let times: Vec<f64> = Arrivals::new(p.clone(), false, 1, 0.0).collect();
+        let per_day = |d: f64| {
+            times
+                .iter()
+                .filter(|t| **t >= d * 2.0 && **t < d * 2.0 + 2.0)
+                .count()
+        };
+        assert_eq!((per_day(0.0), per_day(1.0), per_day(2.0)), (100, 0, 300));
+        assert_eq!(p.rate_at(5.0), 150.0);
+        // Rescaled to a mean of 10 arrivals a second: 60 in 6 s, same shape.
+        let q = replay("daily.csv", csv, 2.0, Some(10.0)).unwrap();
+        assert!((q.total() - 60.0).abs() < 1e-9);
+        assert!((q.rate_at(0.5) / q.rate_at(5.0) - 100.0 / 300.0).abs() < 1e-9);
+        let e = replay("x.csv", "day,views\n0,1\n", 1.0, None).unwrap_err();
+        assert!(e.contains("x.csv") && e.contains("notifications"), "{e}");
+        let e = replay("x.csv", "day,notifications\n0,1\n1,lots\n", 1.0, None).unwrap_err();
+        assert!(e.contains("line 3") && e.contains("lots"), "{e}");
     }
 
     #[test]

@@ -478,3 +478,78 @@ async fn thresholds_set_the_exit_code() {
     assert!(String::from_utf8_lossy(&merged.stdout).contains("merged 1 workers"));
     std::fs::remove_dir_all(out).ok();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_simulator_runs_daily_volumes_are_replayed_in_compressed_days() {
+    let url = hello_server(Default::default()).await;
+    let dir = tempfile_dir();
+    // sendsim's own header, so a change to its daily.csv that breaks replays fails here.
+    let columns = sim::report::DAILY_COLUMNS.split(',').count();
+    let row = |day: u32, sent: &str| {
+        let mut cells = vec![day.to_string(), format!("2025-03-0{}", day + 3)];
+        cells.push(sent.to_string());
+        cells.resize(columns, "0".to_string());
+        cells.join(",")
+    };
+    let csv = format!(
+        "{}\n{}\n{}\n{}\n",
+        sim::report::DAILY_COLUMNS,
+        row(0, "120"),
+        row(1, "0"),
+        row(2, "60.5")
+    );
+    std::fs::write(dir.join("daily.csv"), csv).unwrap();
+    let out = dir.join("out");
+    let output = tokio::task::spawn_blocking({
+        let (url, dir, out) = (url.clone(), dir.clone(), out.clone());
+        move || {
+            std::process::Command::new(env!("CARGO_BIN_EXE_sendmock"))
+                .args(["load", "--target", &url, "--flow", "get", "--path", "/hello"])
+                .arg("--replay")
+                .arg(dir.join("daily.csv"))
+                .args(["--replay-day", "500ms", "--interval", "500ms", "-q"])
+                .arg("--out")
+                .arg(&out)
+                .output()
+                .unwrap()
+        }
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let series = std::fs::read_to_string(out.join("timeseries.csv")).unwrap();
+    let per_day: Vec<(String, u64)> = series
+        .lines()
+        .filter(|l| l.split(',').nth(1) == Some("get"))
+        .map(|l| {
+            let c: Vec<&str> = l.split(',').collect();
+            (c[0].to_string(), c[2].parse().unwrap())
+        })
+        .collect();
+    let count_at = |t: &str| per_day.iter().find(|(s, _)| s == t).map_or(0, |(_, n)| *n);
+    assert_eq!(
+        (count_at("0.000"), count_at("0.500"), count_at("1.000")),
+        // Arrivals fall where the cumulative volume reaches a whole number: 120 to 180.
+        (120, 0, 61),
+        "{series}"
+    );
+    // A file that is not a daily.csv is named, with what was expected.
+    std::fs::write(dir.join("bad.csv"), "day,views\n0,1\n").unwrap();
+    let bad = std::process::Command::new(env!("CARGO_BIN_EXE_sendmock"))
+        .args(["load", "--target", &url, "--flow", "get", "--replay"])
+        .arg(dir.join("bad.csv"))
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&bad.stderr);
+    assert!(
+        err.contains("bad.csv") && err.contains("notifications"),
+        "{err}"
+    );
+    std::fs::remove_dir_all(dir).ok();
+}

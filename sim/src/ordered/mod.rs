@@ -604,7 +604,7 @@ fn speculate(run: Replication, saturated: &[AtomicBool], first: u64, count: u64)
     let mut outcomes = Vec::new();
     for i in first..first + count {
         let (key, n) = run.notification(i);
-        tally.notifications += 1;
+        tally.count_notification(n.sent_at, model.horizon);
         let likely_to_wait = n.recipients.iter().enumerate().any(|(rec, r)| {
             plan.lane(&PostRequest {
                 rec: rec as u32,
