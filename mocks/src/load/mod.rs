@@ -100,6 +100,10 @@ struct Shared {
     requests: AtomicU64,
     errors: AtomicU64,
     remaining: AtomicI64,
+    /// When the last request or flow started, in µs from the run's start: a generator
+    /// that fell behind goes on starting what was due after the deadline, and its
+    /// throughput is counted over that longer time.
+    last_start_us: AtomicU64,
     stop: Arc<AtomicBool>,
     iuns: Mutex<Vec<String>>,
     /// With `--accept-via stream`: outcomes from the stream's reader.
@@ -111,6 +115,11 @@ impl Shared {
         self.requests.fetch_add(rec.requests, Ordering::Relaxed);
         self.errors.fetch_add(rec.errors, Ordering::Relaxed);
         self.m.lock().expect("measurements").merge(&rec.m);
+    }
+
+    fn started(&self, start: Instant, at: Instant) {
+        let us = at.saturating_duration_since(start).as_micros() as u64;
+        self.last_start_us.fetch_max(us, Ordering::Relaxed);
     }
 
     /// Takes one request from the `--max-requests` budget.
@@ -145,6 +154,7 @@ pub async fn run(cfg: LoadConfig, stop: Arc<AtomicBool>) -> anyhow::Result<RunRe
         requests: AtomicU64::new(0),
         errors: AtomicU64::new(0),
         remaining: AtomicI64::new(cfg.max_requests.map_or(i64::MAX, |n| n as i64)),
+        last_start_us: AtomicU64::new(0),
         stop: stop.clone(),
         iuns: Mutex::new(Vec::new()),
         acceptances: (cfg.accept == acceptance::Accept::Stream
@@ -190,9 +200,7 @@ pub async fn run(cfg: LoadConfig, stop: Arc<AtomicBool>) -> anyhow::Result<RunRe
     };
     let raw_only = cfg.mix.iter().all(|(f, _)| matches!(f, Flow::Get(_)));
     let flows_started = match (cfg.mode, raw_only.then(|| authority(&cfg.target)).flatten()) {
-        (Mode::OpenLoop { poisson }, Some(auth)) => {
-            raw_open_loop(&cfg, &profile, poisson, &auth, start, deadline, &shared).await
-        }
+        (mode, Some(auth)) => raw_loop(&cfg, &profile, mode, &auth, start, deadline, &shared).await,
         (Mode::OpenLoop { poisson }, None) => {
             flows_open_loop(&cfg, &profile, poisson, start, deadline, &shared).await?
         }
@@ -209,7 +217,12 @@ pub async fn run(cfg: LoadConfig, stop: Arc<AtomicBool>) -> anyhow::Result<RunRe
         eprintln!();
     }
     let _ = index;
-    let seconds = start.elapsed().as_secs_f64().min(horizon.max(1e-9));
+    let last_start = shared.last_start_us.load(Ordering::Relaxed) as f64 / 1e6;
+    let seconds = start
+        .elapsed()
+        .as_secs_f64()
+        .min(horizon.max(1e-9))
+        .max(last_start);
     let m = std::mem::take(&mut *shared.m.lock().expect("measurements"));
     Ok(RunResult {
         measurements: m,
@@ -305,17 +318,21 @@ fn client(cfg: &LoadConfig) -> anyhow::Result<reqwest::Client> {
 }
 
 /// The raw `get` flow: `connections` keep-alive connections, each with its share of
-/// the schedule.
-async fn raw_open_loop(
+/// the schedule; or, closed loop, one connection per user sending back to back (as wrk
+/// does, for comparison with it).
+async fn raw_loop(
     cfg: &LoadConfig,
     profile: &Profile,
-    poisson: bool,
+    mode: Mode,
     authority: &str,
     start: Instant,
     deadline: Instant,
     shared: &Arc<Shared>,
 ) -> u64 {
-    let conns = cfg.connections.max(1);
+    let conns = match mode {
+        Mode::OpenLoop { .. } => cfg.connections.max(1),
+        Mode::ClosedLoop { users } => users.max(1),
+    };
     let path = match &cfg.mix[0].0 {
         Flow::Get(p) => p.clone(),
         _ => "/".into(),
@@ -324,75 +341,105 @@ async fn raw_open_loop(
     headers.push(("x-api-key".into(), cfg.api_key.clone()));
     let mut tasks = Vec::new();
     for j in 0..conns {
-        let schedule = Arrivals::new(
-            profile.scaled(1.0 / conns as f64),
-            poisson,
-            cfg.seed ^ ((cfg.worker.0 as u64) << 32) ^ j as u64,
-            j as f64 / conns as f64,
-        );
-        let shared = shared.clone();
-        let authority = authority.to_string();
-        let path = path.clone();
-        let headers = headers.clone();
-        let timeout = cfg.timeout;
-        let interval = cfg.interval_secs;
-        tasks.push(tokio::spawn(async move {
-            let mut conn = raw::RawConn::new(&authority, &path, &headers);
-            let mut m = measure::IntervalRecorder::new(interval);
-            let (mut n, mut errors) = (0u64, 0u64);
-            let mut prev_done = start;
-            for t in schedule {
-                let intended = start + Duration::from_secs_f64(t);
-                // What was due before the deadline still starts, late, while a behind
-                // generator catches up; nothing starts once --timeout past it (a stalled
-                // server must not keep the run going past --duration + --timeout).
-                if intended >= deadline || Instant::now() >= deadline + timeout || !shared.take() {
-                    break;
-                }
-                precise_sleep_until(intended).await;
-                let interval_idx = (t / interval) as u64;
-                let sent = Instant::now();
-                m.record(
-                    LATENESS,
-                    "2xx",
-                    interval_idx,
-                    sent.saturating_duration_since(intended).as_micros() as u64,
-                );
-                // If the previous request ended before this one was due, any delay since
-                // is the timer's, not the server's: time from the send. Otherwise the
-                // server held us up, and the wait counts (no coordinated omission).
-                let from = if prev_done <= intended {
-                    sent
-                } else {
-                    intended
-                };
-                let outcome = conn.get(timeout).await;
-                prev_done = Instant::now();
-                m.record(
-                    "get",
-                    outcome.class(),
-                    interval_idx,
-                    prev_done.duration_since(from).as_micros() as u64,
-                );
-                n += 1;
-                if measure::is_error_class(outcome.class()) {
-                    errors += 1;
-                }
-                if n % 1024 == 0 {
-                    shared.requests.fetch_add(1024, Ordering::Relaxed);
-                }
-            }
-            shared.requests.fetch_add(n % 1024, Ordering::Relaxed);
-            shared.errors.fetch_add(errors, Ordering::Relaxed);
-            shared.m.lock().expect("measurements").merge(&m.finish());
-            n
-        }));
+        let schedule = match mode {
+            Mode::OpenLoop { poisson } => Some(Arrivals::new(
+                profile.scaled(1.0 / conns as f64),
+                poisson,
+                cfg.seed ^ ((cfg.worker.0 as u64) << 32) ^ j as u64,
+                j as f64 / conns as f64,
+            )),
+            Mode::ClosedLoop { .. } => None,
+        };
+        let conn = raw::RawConn::new(authority, &path, &headers);
+        tasks.push(tokio::spawn(raw_connection(
+            conn,
+            schedule,
+            cfg.timeout,
+            cfg.interval_secs,
+            start,
+            deadline,
+            shared.clone(),
+        )));
     }
     let mut total = 0;
     for t in tasks {
         total += t.await.unwrap_or(0);
     }
     total
+}
+
+/// One connection of the raw flow: requests at their scheduled times (open loop), or
+/// back to back until the deadline (closed loop, `schedule` None).
+async fn raw_connection(
+    mut conn: raw::RawConn,
+    mut schedule: Option<Arrivals>,
+    timeout: Duration,
+    interval: f64,
+    start: Instant,
+    deadline: Instant,
+    shared: Arc<Shared>,
+) -> u64 {
+    let mut m = measure::IntervalRecorder::new(interval);
+    let (mut n, mut errors) = (0u64, 0u64);
+    let mut prev_done = start;
+    let mut last_sent = start;
+    loop {
+        let intended = match schedule.as_mut() {
+            Some(s) => match s.next() {
+                Some(t) => start + Duration::from_secs_f64(t),
+                None => break,
+            },
+            None => Instant::now(),
+        };
+        // What was due before the deadline still starts, late, while a behind
+        // generator catches up; nothing starts once --timeout past it (a stalled
+        // server must not keep the run going past --duration + --timeout).
+        if intended >= deadline || Instant::now() >= deadline + timeout || !shared.take() {
+            break;
+        }
+        if schedule.is_some() {
+            precise_sleep_until(intended).await;
+        }
+        let interval_idx = (intended.duration_since(start).as_secs_f64() / interval) as u64;
+        let sent = Instant::now();
+        last_sent = sent;
+        if schedule.is_some() {
+            m.record(
+                LATENESS,
+                "2xx",
+                interval_idx,
+                sent.saturating_duration_since(intended).as_micros() as u64,
+            );
+        }
+        // If the previous request ended before this one was due, any delay since is
+        // the timer's, not the server's: time from the send. Otherwise the server held
+        // us up, and the wait counts (no coordinated omission).
+        let from = if prev_done <= intended {
+            sent
+        } else {
+            intended
+        };
+        let outcome = conn.get(timeout).await;
+        prev_done = Instant::now();
+        m.record(
+            "get",
+            outcome.class(),
+            interval_idx,
+            prev_done.duration_since(from).as_micros() as u64,
+        );
+        n += 1;
+        if measure::is_error_class(outcome.class()) {
+            errors += 1;
+        }
+        if n % 1024 == 0 {
+            shared.requests.fetch_add(1024, Ordering::Relaxed);
+        }
+    }
+    shared.requests.fetch_add(n % 1024, Ordering::Relaxed);
+    shared.errors.fetch_add(errors, Ordering::Relaxed);
+    shared.started(start, last_sent);
+    shared.m.lock().expect("measurements").merge(&m.finish());
+    n
 }
 
 fn pick(mix: &[(Flow, f64)], rng: &mut SplitMix64) -> Flow {
@@ -525,6 +572,7 @@ async fn flows_open_loop(
             Instant::now()
         };
         let flow = pick(&cfg.mix, &mut rng);
+        shared.started(start, Instant::now());
         tasks.spawn(run_flow(runner.clone(), flow, Some(from), started));
         started += 1;
         while tasks.try_join_next().is_some() {}

@@ -504,7 +504,9 @@ async fn a_simulator_runs_daily_volumes_are_replayed_in_compressed_days() {
         let (url, dir, out) = (url.clone(), dir.clone(), out.clone());
         move || {
             std::process::Command::new(env!("CARGO_BIN_EXE_sendmock"))
-                .args(["load", "--target", &url, "--flow", "get", "--path", "/hello"])
+                .args([
+                    "load", "--target", &url, "--flow", "get", "--path", "/hello",
+                ])
                 .arg("--replay")
                 .arg(dir.join("daily.csv"))
                 .args(["--replay-day", "500ms", "--interval", "500ms", "-q"])
@@ -552,4 +554,43 @@ async fn a_simulator_runs_daily_volumes_are_replayed_in_compressed_days() {
         "{err}"
     );
     std::fs::remove_dir_all(dir).ok();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_raw_flow_reads_chunked_closing_and_large_responses() {
+    use axum::body::Body;
+    let app = Router::new()
+        .route(
+            "/chunked",
+            get(|| async {
+                let parts = ["first ", "second ", "third"].map(Ok::<_, std::io::Error>);
+                Body::from_stream(futures_util::stream::iter(parts))
+            }),
+        )
+        .route(
+            "/close",
+            get(|| async { ([(axum::http::header::CONNECTION, "close")], "bye") }),
+        )
+        .route("/big", get(|| async { vec![b'x'; 1 << 20] }))
+        .route("/hello", get(|| async { "ok" }));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    for p in ["/chunked", "/close", "/big"] {
+        let r = run(config(&url, Flow::Get(p.into()), 100.0, 0.5)).await;
+        let s = r.measurements.summary(Some("get"), r.seconds);
+        assert_eq!((s.count, s.errors), (50, 0), "{p}: {:?}", s.by_class);
+    }
+    // Closed loop: back to back on each user's connection, no schedule, so no lateness.
+    let mut cfg = config(&url, Flow::Get("/hello".into()), 1.0, 0.5);
+    cfg.mode = Mode::ClosedLoop { users: 2 };
+    let r = run(cfg).await;
+    let s = r.measurements.summary(Some("get"), r.seconds);
+    assert!(s.count > 100 && s.errors == 0, "{s:?}");
+    assert_eq!(
+        r.measurements
+            .summary(Some(mocks::load::measure::LATENESS), r.seconds)
+            .count,
+        0
+    );
 }
