@@ -11,7 +11,7 @@ use sha2::{Digest, Sha256};
 use sim::prices::PaperPriceList;
 use sim::rng::SplitMix64;
 
-use super::measure::{Measurements, Outcome};
+use super::measure::{Measurements, Outcome, STREAM_OUTCOME};
 
 /// What one flow instance needs.
 pub struct FlowContext<'a> {
@@ -53,6 +53,9 @@ impl FlowRecorder {
         let interval = (from.saturating_duration_since(ctx.run_start).as_secs_f64()
             / ctx.interval_secs) as u64;
         self.m.record(op, outcome.class(), interval, micros);
+        if !super::measure::is_request(op) {
+            return;
+        }
         self.requests += 1;
         if super::measure::is_error_class(outcome.class()) {
             self.errors += 1;
@@ -316,11 +319,11 @@ pub async fn send_flow(
         let limit = ctx.deadline.saturating_duration_since(answered);
         match acceptances.wait(&id, limit).await {
             Some(outcome) => {
-                rec.record(ctx, "stream_outcome", answered, Outcome::Status(200));
+                rec.record(ctx, STREAM_OUTCOME, answered, Outcome::Status(200));
                 iun = Some(outcome?);
             }
             None => {
-                rec.record(ctx, "stream_outcome", answered, Outcome::Timeout);
+                rec.record(ctx, STREAM_OUTCOME, answered, Outcome::Timeout);
                 return None;
             }
         }

@@ -20,6 +20,15 @@ pub fn histogram() -> Histogram<u64> {
 /// The pseudo-operation under which the generator's lateness is kept.
 pub const LATENESS: &str = "_lateness";
 
+/// A send flow's wait for its outcome from the event stream: shown per operation, but
+/// not a request, so not in the run's totals.
+pub const STREAM_OUTCOME: &str = "stream_outcome";
+
+/// Whether an operation's samples are requests (counted in the run's totals).
+pub fn is_request(op: &str) -> bool {
+    op != LATENESS && op != STREAM_OUTCOME
+}
+
 /// How a request ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Outcome {
@@ -214,7 +223,8 @@ impl Measurements {
     pub fn total(&self, op: Option<&str>, class_filter: impl Fn(&str) -> bool) -> Histogram<u64> {
         let mut h = histogram();
         for ((o, c), intervals) in &self.series {
-            if op.is_some_and(|op| op != o) || (op.is_none() && o == LATENESS) || !class_filter(c) {
+            if op.is_some_and(|op| op != o) || (op.is_none() && !is_request(o)) || !class_filter(c)
+            {
                 continue;
             }
             for x in intervals.values() {
@@ -240,7 +250,7 @@ impl Measurements {
         let all = self.total(op, |_| true);
         let mut by_class = BTreeMap::new();
         for ((o, c), intervals) in &self.series {
-            if op.is_some_and(|op| op != o) || o == LATENESS {
+            if op.is_some_and(|op| op != o) || o == LATENESS || (op.is_none() && !is_request(o)) {
                 continue;
             }
             *by_class.entry(c.clone()).or_insert(0) +=

@@ -105,7 +105,9 @@ struct Shared {
     /// throughput is counted over that longer time.
     last_start_us: AtomicU64,
     stop: Arc<AtomicBool>,
-    iuns: Mutex<Vec<String>>,
+    /// The latest notifications this run created, for read flows: a bounded window, so
+    /// a long soak does not grow the generator.
+    iuns: Mutex<std::collections::VecDeque<String>>,
     /// With `--accept-via stream`: outcomes from the stream's reader.
     acceptances: Option<Arc<acceptance::Acceptances>>,
 }
@@ -156,7 +158,7 @@ pub async fn run(cfg: LoadConfig, stop: Arc<AtomicBool>) -> anyhow::Result<RunRe
         remaining: AtomicI64::new(cfg.max_requests.map_or(i64::MAX, |n| n as i64)),
         last_start_us: AtomicU64::new(0),
         stop: stop.clone(),
-        iuns: Mutex::new(Vec::new()),
+        iuns: Mutex::new(Default::default()),
         acceptances: (cfg.accept == acceptance::Accept::Stream
             && cfg.mix.iter().any(|(f, _)| matches!(f, Flow::Send)))
         .then(Default::default),
@@ -454,6 +456,9 @@ fn pick(mix: &[(Flow, f64)], rng: &mut SplitMix64) -> Flow {
     mix.last().expect("a flow").0.clone()
 }
 
+/// How many of the latest created notifications read flows choose from.
+const READ_WINDOW: usize = 100_000;
+
 /// What every flow task of a run shares.
 #[derive(Clone)]
 struct Runner {
@@ -510,7 +515,11 @@ async fn run_flow(runner: Runner, flow: Flow, intended: Option<Instant>, index: 
                 + (cfg.worker.0 as u64) * 10_000_000_000
                 + index;
             if let Some(iun) = flows::send_flow(&ctx, &mut rec, &mut rng, &protocol, notice).await {
-                shared.iuns.lock().expect("iuns").push(iun);
+                let mut iuns = shared.iuns.lock().expect("iuns");
+                if iuns.len() == READ_WINDOW {
+                    iuns.pop_front();
+                }
+                iuns.push_back(iun);
             }
         }
         Flow::Read => {

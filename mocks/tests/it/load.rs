@@ -382,6 +382,14 @@ async fn send_flows_can_learn_their_outcome_from_an_event_stream() {
     assert_eq!(count("stream_delete"), 1);
     assert!(count("stream_read") >= 2);
     assert_eq!(count("stream_outcome"), count("send"));
+    // The wait for an outcome is shown, but it is not a request.
+    let ops = r.measurements.operations();
+    let requests: u64 = ops
+        .iter()
+        .filter(|op| *op != "stream_outcome")
+        .map(|op| r.measurements.summary(Some(op), r.seconds).count)
+        .sum();
+    assert_eq!(s.count, requests);
     assert!(count("detail") >= 8, "every accepted flow went on");
     // The reader honoured the stream's retry-after, as the mock's conformance watch saw.
     let (_, _, report) = m.call("GET", "/mock/conformance", None, None).await;
