@@ -504,7 +504,7 @@ pub fn status_at(r: &Record, now: i64) -> &'static str {
 /// those in `drop`) as one JSON object.
 fn merged(head: &impl Serialize, head_keys: &[&str], drop: &[&str], request: &Value) -> Vec<u8> {
     let mut buf = Vec::with_capacity(4096);
-    serde_json::to_writer(&mut buf, head).expect("view serialises");
+    sonic_rs::to_writer(&mut buf, head).expect("view serialises");
     debug_assert_eq!(buf.last(), Some(&b'}'));
     buf.pop();
     let mut first = buf.last() == Some(&b'{');
@@ -516,9 +516,9 @@ fn merged(head: &impl Serialize, head_keys: &[&str], drop: &[&str], request: &Va
             buf.push(b',');
         }
         first = false;
-        serde_json::to_writer(&mut buf, k).expect("key serialises");
+        sonic_rs::to_writer(&mut buf, k).expect("key serialises");
         buf.push(b':');
-        serde_json::to_writer(&mut buf, v).expect("value serialises");
+        sonic_rs::to_writer(&mut buf, v).expect("value serialises");
     }
     buf.push(b'}');
     buf

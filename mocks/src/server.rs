@@ -115,6 +115,7 @@ impl App {
             std::time::Instant::now(),
             clock.now(),
         );
+        let reserved = config.max_notifications.unwrap_or(0);
         Ok(App {
             model,
             clock,
@@ -124,7 +125,7 @@ impl App {
             conformance: Default::default(),
             config,
             base_url,
-            store: Mutex::new(Store::default()),
+            store: Mutex::new(Store::with_capacity(reserved)),
         })
     }
 
@@ -987,7 +988,7 @@ async fn cancel(State(app): State<Shared>, headers: HeaderMap, Path(iun): Path<S
 // ---- admin API (outside the spec) ----
 
 async fn admin_reset(State(app): State<Shared>) -> Response {
-    *app.store() = Store::default();
+    *app.store() = Store::with_capacity(app.config.max_notifications.unwrap_or(0));
     StatusCode::NO_CONTENT.into_response()
 }
 

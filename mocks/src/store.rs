@@ -335,10 +335,31 @@ impl ViewCache {
     }
 }
 
+/// Indexes are reserved for at most this many notifications (a larger cap grows them).
+const MAX_RESERVED: usize = 1_000_000;
+
 /// Uploads kept per notification held at most (a document and a payment form or two).
 pub const UPLOADS_PER_NOTIFICATION: usize = 4;
 
 impl Store {
+    /// A store sized for `notifications` held: its indexes never grow while the cap
+    /// holds, so no send waits for a table of a hundred thousand entries to be copied
+    /// under the lock. (Reserved memory costs nothing until it is written.)
+    pub fn with_capacity(notifications: usize) -> Store {
+        let n = notifications.min(MAX_RESERVED);
+        let mut s = Store::default();
+        s.records.slots.reserve(n);
+        s.live.reserve(n);
+        s.by_request_id.reserve(n);
+        s.by_iun.reserve(n);
+        s.by_token.reserve(n);
+        s.by_notice.reserve(n);
+        s.uploads.reserve(n);
+        s.upload_order.reserve(n);
+        s.log.reserve(n);
+        s
+    }
+
     /// A fresh generator for ids, from a counter (deterministic for a given seed).
     pub fn next_rng(&mut self, seed: u64) -> SplitMix64 {
         self.ids += 1;

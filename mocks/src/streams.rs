@@ -165,6 +165,11 @@ pub struct EventLog {
 }
 
 impl EventLog {
+    /// Room for `records` notifications waiting for their next element.
+    pub fn reserve(&mut self, records: usize) {
+        self.next.reserve(records);
+    }
+
     /// A record was added or its timeline changed: its next element is due.
     pub fn watch(&mut self, index: usize, record: &Record) {
         if let Some(e) = record.elements.get(record.logged) {

@@ -16,6 +16,12 @@ use mocks::gateway::UsagePlan;
 use mocks::load::{self, Flow, LoadConfig, Mode, profile, profile::Profile, threshold::Threshold};
 use mocks::server::{self, App, Config, DEFAULT_API_KEY, DEFAULT_SENDER_TAX_ID};
 
+// The mock frees whole notifications as the cap evicts them while new ones arrive;
+// mimalloc returns that memory and reuses it, where the system allocator's resident
+// size kept creeping up over a long run.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "sendmock",
