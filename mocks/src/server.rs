@@ -678,7 +678,7 @@ fn detail_of(
         &HashMap::from([("iun".into(), iun.to_string())]),
         &HashMap::new(),
     )?;
-    let mut store = app.store();
+    let store = app.store();
     let now = app.clock.now();
     let r = visible_record(&store, app, &sender, iun)?;
     let key = crate::store::ViewKey {
@@ -690,15 +690,14 @@ fn detail_of(
         },
         visible: r.visible(now),
     };
-    let body = match store.views.get(&key) {
-        Some(body) => body,
-        None => {
-            let body = Bytes::from(render::detail(r, now, &app.clock, version));
-            store.views.put(key, body.clone());
-            body
-        }
-    };
+    if let Some(body) = store.views.get(&key) {
+        return Ok(json_bytes(StatusCode::OK, body));
+    }
+    // Rendered outside the lock, from the record as it is now; other requests go on.
+    let record = store.records.shared(key.record).expect("indexed");
     drop(store);
+    let body = Bytes::from(render::detail(&record, now, &app.clock, version));
+    app.store().views.put(key, body.clone());
     Ok(json_bytes(StatusCode::OK, body))
 }
 

@@ -2,6 +2,7 @@
 //! the indexes the API looks them up by.
 
 use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::Arc;
 
 use serde_json::Value;
 use sim::Model;
@@ -223,7 +224,9 @@ fn notice_keys(r: &Record) -> Vec<((String, String), usize)> {
 pub struct Records {
     /// Index of the first slot.
     base: usize,
-    slots: VecDeque<Option<Box<Record>>>,
+    /// Shared, so a view can be rendered from a record outside the store's lock; a
+    /// change while a view is being rendered copies the record first.
+    slots: VecDeque<Option<Arc<Record>>>,
 }
 
 impl Records {
@@ -234,15 +237,21 @@ impl Records {
 
     pub fn get_mut(&mut self, i: usize) -> Option<&mut Record> {
         let k = i.checked_sub(self.base)?;
-        self.slots.get_mut(k)?.as_deref_mut()
+        self.slots.get_mut(k)?.as_mut().map(Arc::make_mut)
+    }
+
+    /// The record itself, to read after the lock is let go.
+    pub fn shared(&self, i: usize) -> Option<Arc<Record>> {
+        let k = i.checked_sub(self.base)?;
+        self.slots.get(k)?.clone()
     }
 
     fn push(&mut self, r: Record) -> usize {
-        self.slots.push_back(Some(Box::new(r)));
+        self.slots.push_back(Some(Arc::new(r)));
         self.base + self.slots.len() - 1
     }
 
-    fn remove(&mut self, i: usize) -> Option<Box<Record>> {
+    fn remove(&mut self, i: usize) -> Option<Arc<Record>> {
         let k = i.checked_sub(self.base)?;
         let r = self.slots.get_mut(k)?.take();
         while matches!(self.slots.front(), Some(None)) {
