@@ -366,6 +366,8 @@ pub enum ScenarioError {
     },
     #[error("{file}: not valid TOML: {message}")]
     Syntax { file: String, message: String },
+    #[error("{file}: {message}")]
+    Compose { file: String, message: String },
     #[error("{}", render_problems(file, problems))]
     Invalid {
         file: String,
@@ -417,6 +419,135 @@ fn clean_message(m: &str) -> String {
         .join(" ")
 }
 
+/// A file and the files it extends, the furthest first: `extends = "base.toml"` names
+/// another scenario file, relative to the extending file's folder.
+fn extends_chain(path: &Path) -> Result<Vec<(toml::Table, String)>, ScenarioError> {
+    let mut chain = Vec::new();
+    let mut seen: Vec<std::path::PathBuf> = Vec::new();
+    let mut next = Some(path.to_path_buf());
+    while let Some(path) = next.take() {
+        let file = path.display().to_string();
+        let text = std::fs::read_to_string(&path).map_err(|source| ScenarioError::Io {
+            file: match chain.last() {
+                Some((_, by)) => format!("{file} (extended by {by})"),
+                None => file.clone(),
+            },
+            source,
+        })?;
+        let canonical = path.canonicalize().unwrap_or_else(|_| path.clone());
+        if seen.contains(&canonical) {
+            let names: Vec<String> = chain.iter().map(|(_, f): &(_, String)| f.clone()).collect();
+            return Err(ScenarioError::Compose {
+                file,
+                message: format!(
+                    "`extends` goes round in a circle: {} → {}",
+                    names.join(" → "),
+                    path.display()
+                ),
+            });
+        }
+        seen.push(canonical);
+        let mut table = parse_table(&text, &file)?;
+        match table.remove("extends") {
+            None => {}
+            Some(toml::Value::String(base)) => {
+                let dir = path.parent().unwrap_or(Path::new("."));
+                next = Some(dir.join(base));
+            }
+            Some(other) => {
+                return Err(ScenarioError::Invalid {
+                    file,
+                    problems: vec![FieldProblem {
+                        path: "extends".into(),
+                        message: format!(
+                            "expected the path of another scenario file, got {}",
+                            other.type_str()
+                        ),
+                    }],
+                });
+            }
+        }
+        chain.push((table, file));
+    }
+    chain.reverse();
+    Ok(chain)
+}
+
+/// Applies one `PATH=VALUE` override: PATH is dotted, with `[i]` for an element of a
+/// list (`acts[0].share`); VALUE is read as TOML (`0.3`, `true`, `"text"`,
+/// `{ kind = "constant", value = 2 }`), and as plain text if it is not TOML.
+fn apply_set(table: &mut toml::Table, set: &str) -> Result<(), ScenarioError> {
+    let fail = |message: String| ScenarioError::Compose {
+        file: format!("--set {set}"),
+        message,
+    };
+    let (path, text) = set
+        .split_once('=')
+        .ok_or_else(|| fail("expected PATH=VALUE, e.g. arrivals.window_days=20".into()))?;
+    let path = path.trim();
+    let value = format!("v = {}", text.trim())
+        .parse::<toml::Table>()
+        .ok()
+        .and_then(|mut t| t.remove("v"))
+        .unwrap_or_else(|| toml::Value::String(text.trim().to_string()));
+    let mut steps = Vec::new();
+    for part in path.split('.') {
+        let (name, rest) = part.split_once('[').unwrap_or((part, ""));
+        if name.is_empty() {
+            return Err(fail(format!("empty field name in {path:?}")));
+        }
+        steps.push(Step::Field(name));
+        for idx in rest.split('[').filter(|s| !s.is_empty()) {
+            let i = idx
+                .trim_end_matches(']')
+                .parse()
+                .map_err(|_| fail(format!("{idx:?} is not a list index in {path:?}")))?;
+            steps.push(Step::Index(i));
+        }
+    }
+    let mut root = toml::Value::Table(std::mem::take(table));
+    let result = set_in(&mut root, &steps, value);
+    if let toml::Value::Table(t) = root {
+        *table = t;
+    }
+    result.map_err(|m| fail(format!("{path:?}: {m}")))
+}
+
+enum Step<'a> {
+    Field(&'a str),
+    Index(usize),
+}
+
+fn set_in(node: &mut toml::Value, steps: &[Step], value: toml::Value) -> Result<(), String> {
+    let Some((step, rest)) = steps.split_first() else {
+        *node = value;
+        return Ok(());
+    };
+    match (step, node) {
+        (Step::Field(name), toml::Value::Table(t)) => {
+            let child = t
+                .entry(name.to_string())
+                .or_insert_with(|| toml::Value::Table(Default::default()));
+            set_in(child, rest, value)
+        }
+        (Step::Index(i), toml::Value::Array(items)) => {
+            let len = items.len();
+            let item = items
+                .get_mut(*i)
+                .ok_or_else(|| format!("index {i} is past the list's {len} elements"))?;
+            set_in(item, rest, value)
+        }
+        (Step::Field(name), other) => Err(format!(
+            "no field `{name}` in a single value ({}), only in tables",
+            other.type_str()
+        )),
+        (Step::Index(i), other) => Err(format!(
+            "no element [{i}] in a single value ({}), only in lists",
+            other.type_str()
+        )),
+    }
+}
+
 fn parse_table(text: &str, file: &str) -> Result<toml::Table, ScenarioError> {
     text.parse::<toml::Table>()
         .map_err(|e| ScenarioError::Syntax {
@@ -432,14 +563,30 @@ impl Scenario {
             .expect("the built-in default scenario is valid")
     }
 
-    /// Reads a scenario file laid over the default.
+    /// Reads a scenario file laid over the default (and over the files it `extends`).
     pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
-        let file = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|source| ScenarioError::Io {
-            file: file.clone(),
-            source,
-        })?;
-        Scenario::from_toml_str(&text, &file)
+        Scenario::compose(Some(path), &[])
+    }
+
+    /// The built-in default, then the chain of files `path` extends (the furthest first),
+    /// then `path`, then each `--set PATH=VALUE` in order; validated once, as a file is.
+    pub fn compose(path: Option<&Path>, sets: &[String]) -> Result<Scenario, ScenarioError> {
+        let builtin = "scenarios/default.toml (built in)";
+        let mut table = parse_table(DEFAULT_SCENARIO_TOML, builtin)?;
+        let mut origin = builtin.to_string();
+        if let Some(path) = path {
+            for (layer, _) in extends_chain(path)? {
+                merge(&mut table, layer);
+            }
+            origin = path.display().to_string();
+        }
+        for set in sets {
+            apply_set(&mut table, set)?;
+        }
+        if !sets.is_empty() {
+            origin = format!("{origin} with --set {}", sets.join(" --set "));
+        }
+        Scenario::from_table(table, &origin)
     }
 
     /// Parses scenario text (laid over the default) and validates it; `file` names the

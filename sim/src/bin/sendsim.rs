@@ -38,15 +38,28 @@ enum Command {
     Validate {
         #[arg(required = true)]
         files: Vec<PathBuf>,
+        /// Override a parameter (repeatable), as in `run`.
+        #[arg(long = "set", value_name = "PATH=VALUE")]
+        sets: Vec<String>,
     },
     /// Print a scenario with every parameter resolved (the built-in default when none is given).
-    Show { scenario: Option<PathBuf> },
+    Show {
+        scenario: Option<PathBuf>,
+        /// Override a parameter (repeatable), as in `run`.
+        #[arg(long = "set", value_name = "PATH=VALUE")]
+        sets: Vec<String>,
+    },
 }
 
 #[derive(clap::Args)]
 struct RunArgs {
-    /// Scenario file (TOML), laid over the built-in default.
+    /// Scenario file (TOML), laid over the built-in default (and the files it `extends`).
     scenario: Option<PathBuf>,
+    /// Override any parameter, after the file (repeatable): a dotted path with `[i]` for
+    /// list elements and a TOML value, e.g. `--set arrivals.window_days=20`
+    /// `--set 'acts[0].share=0.5'`. Validated as a file is.
+    #[arg(long = "set", value_name = "PATH=VALUE")]
+    sets: Vec<String>,
     /// Seed of every random stream (default: the scenario's).
     #[arg(long)]
     seed: Option<u64>,
@@ -79,6 +92,8 @@ struct RunRecord<'a> {
     scenario: &'a str,
     scenario_hash: &'a str,
     scenario_file: Option<String>,
+    /// The `--set` overrides laid over the file.
+    overrides: &'a [String],
     seed: u64,
     replications: u32,
     notifications_per_replication: u64,
@@ -90,16 +105,17 @@ struct RunRecord<'a> {
     recipients_per_second: f64,
 }
 
-fn load(path: Option<&Path>) -> Result<Scenario, ScenarioError> {
-    match path {
-        Some(p) => Scenario::load(p),
-        None => Ok(Scenario::builtin_default()),
+fn load(path: Option<&Path>, sets: &[String]) -> Result<Scenario, ScenarioError> {
+    match (path, sets) {
+        (None, []) => Ok(Scenario::builtin_default()),
+        _ => Scenario::compose(path, sets),
     }
 }
 
 fn run(args: RunArgs) -> Result<()> {
     let RunArgs {
         scenario: scenario_path,
+        sets,
         seed,
         replications,
         notifications,
@@ -109,7 +125,7 @@ fn run(args: RunArgs) -> Result<()> {
         no_plots,
         quiet,
     } = args;
-    let scenario = load(scenario_path.as_deref())?;
+    let scenario = load(scenario_path.as_deref(), &sets)?;
     let opts = RunOptions {
         seed: seed.unwrap_or(scenario.seed),
         replications: replications.unwrap_or(scenario.replications).max(1),
@@ -175,6 +191,7 @@ fn run(args: RunArgs) -> Result<()> {
         scenario: &name,
         scenario_hash: &hash,
         scenario_file: scenario_path.map(|p| p.display().to_string()),
+        overrides: &sets,
         seed: opts.seed,
         replications: opts.replications,
         notifications_per_replication: opts.notifications,
@@ -219,10 +236,10 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Run(args) => run(args),
-        Command::Validate { files } => {
+        Command::Validate { files, sets } => {
             let mut failed = false;
             for f in &files {
-                match Scenario::load(f) {
+                match Scenario::compose(Some(f), &sets) {
                     Ok(s) => println!(
                         "{}: ok (scenario {:?}, hash {})",
                         f.display(),
@@ -240,7 +257,7 @@ fn main() -> ExitCode {
             }
             Ok(())
         }
-        Command::Show { scenario } => load(scenario.as_deref())
+        Command::Show { scenario, sets } => load(scenario.as_deref(), &sets)
             .map(|s| print!("{}", s.to_toml()))
             .map_err(Into::into),
     };

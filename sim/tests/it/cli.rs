@@ -172,3 +172,58 @@ fn show_prints_a_scenario_that_loads_back() {
     let s = sim::Scenario::from_toml_str(&text, "shown").unwrap();
     assert_eq!(s, sim::Scenario::builtin_default());
 }
+
+#[test]
+fn set_overrides_reach_the_run_and_are_recorded() {
+    let out = std::env::temp_dir().join(format!("sendsim-set-{}", std::process::id()));
+    let status = sendsim()
+        .args([
+            "run",
+            "--notifications",
+            "300",
+            "--replications",
+            "1",
+            "--quiet",
+            "--no-plots",
+        ])
+        .args([
+            "--set",
+            "name=overridden",
+            "--set",
+            "arrivals.window_days=3",
+        ])
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(
+        status.status.success(),
+        "{}",
+        String::from_utf8_lossy(&status.stderr)
+    );
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(summary["scenario"], "overridden");
+    let run: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("run.json")).unwrap()).unwrap();
+    assert_eq!(run["overrides"][1], "arrivals.window_days=3");
+    // Three days of arrivals: nobody is sent anything after day 3.
+    let daily = std::fs::read_to_string(out.join("daily.csv")).unwrap();
+    let late: f64 = daily
+        .lines()
+        .skip(4)
+        .map(|l| l.split(',').nth(2).unwrap().parse::<f64>().unwrap())
+        .sum();
+    assert_eq!(late, 0.0, "{daily}");
+    let bad = sendsim()
+        .args(["show", "--set", "arrivals.window_days=0"])
+        .output()
+        .unwrap();
+    assert!(!bad.status.success());
+    let err = String::from_utf8_lossy(&bad.stderr);
+    assert!(
+        err.contains("arrivals.window_days") && err.contains("--set"),
+        "{err}"
+    );
+    std::fs::remove_dir_all(out).ok();
+}

@@ -53,7 +53,7 @@ fn problem(text: &str) -> (String, String) {
                     (problems[0].path.clone(), problems[0].message.clone())
                 }
                 ScenarioError::Syntax { message, .. } => ("(syntax)".into(), message),
-                ScenarioError::Io { .. } => unreachable!(),
+                ScenarioError::Io { .. } | ScenarioError::Compose { .. } => unreachable!(),
             }
         }
     }
@@ -141,4 +141,94 @@ fn every_problem_is_reported_at_once() {
     )
     .unwrap_err();
     assert_eq!(e.problems().len(), 2);
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("sendsim-compose-{}-{name}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+#[test]
+fn a_file_extends_another_and_overrides_what_it_states() {
+    let dir = scratch("extends");
+    let io = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../scenarios/io-doubled.toml");
+    std::fs::write(
+        dir.join("child.toml"),
+        format!(
+            "extends = {:?}\nname = \"child\"\n[arrivals]\nwindow_days = 10\n",
+            io.display().to_string()
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("grandchild.toml"),
+        "extends = \"child.toml\"\nnotifications = 777\n",
+    )
+    .unwrap();
+    let s = Scenario::load(&dir.join("grandchild.toml")).unwrap();
+    let base = Scenario::load(&io).unwrap();
+    assert_eq!(s.name, "child");
+    assert_eq!(s.notifications, 777);
+    assert_eq!(s.arrivals.window_days, 10.0);
+    // What neither file states comes from io-doubled, then the default.
+    assert_eq!(
+        s.recipients.citizen.io_send_enabled_share,
+        base.recipients.citizen.io_send_enabled_share
+    );
+    // A circle is refused, naming the files.
+    std::fs::write(dir.join("a.toml"), "extends = \"b.toml\"\n").unwrap();
+    std::fs::write(dir.join("b.toml"), "extends = \"a.toml\"\n").unwrap();
+    let e = Scenario::load(&dir.join("a.toml")).unwrap_err().to_string();
+    assert!(
+        e.contains("circle") && e.contains("a.toml") && e.contains("b.toml"),
+        "{e}"
+    );
+    // A missing base names the file that extends it.
+    std::fs::write(dir.join("c.toml"), "extends = \"nowhere.toml\"\n").unwrap();
+    let e = Scenario::load(&dir.join("c.toml")).unwrap_err().to_string();
+    assert!(
+        e.contains("nowhere.toml") && e.contains("extended by"),
+        "{e}"
+    );
+    std::fs::remove_dir_all(dir).ok();
+}
+
+#[test]
+fn set_overrides_any_parameter_with_the_files_validation() {
+    let sets = |s: &[&str]| s.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+    let s = Scenario::compose(
+        None,
+        &sets(&[
+            "arrivals.window_days=20",
+            "name=with-sets",
+            "acts[0].amount_cents={ kind = \"constant\", value = 5000 }",
+        ]),
+    )
+    .unwrap();
+    assert_eq!(s.arrivals.window_days, 20.0);
+    assert_eq!(s.name, "with-sets");
+    assert_ne!(s, Scenario::builtin_default());
+    // The same checks as a file, naming the field and what is allowed.
+    let e = Scenario::compose(None, &sets(&["arrivals.window_days=-1"])).unwrap_err();
+    assert_eq!(e.problems()[0].path, "arrivals.window_days");
+    assert!(
+        e.to_string().contains("--set arrivals.window_days=-1"),
+        "{e}"
+    );
+    let e = Scenario::compose(None, &sets(&["arrivals.nope=1"]))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("unknown field `nope`") && e.contains("window_days"),
+        "{e}"
+    );
+    let e = Scenario::compose(None, &sets(&["acts[99].share=1"]))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("index 99") && e.contains("elements"), "{e}");
+    let e = Scenario::compose(None, &sets(&["seed"]))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("PATH=VALUE"), "{e}");
 }
