@@ -5,6 +5,7 @@
 //! replications in parallel, `report` and `plots` write the outputs.
 
 pub mod capacity;
+pub mod compare;
 pub mod dist;
 pub mod model;
 pub mod prices;
@@ -14,6 +15,7 @@ pub mod time;
 
 pub use model::Model;
 pub use scenario::Scenario;
+pub mod compare_plots;
 pub mod ordered;
 pub mod plots;
 pub mod report;

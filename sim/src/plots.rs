@@ -22,8 +22,8 @@ use crate::report::write_atomic;
 use crate::stats::estimate;
 use crate::tally::Tally;
 
-const FONT: &str = "sans-serif";
-const SIZE: (u32, u32) = (1000, 600);
+pub(crate) const FONT: &str = "sans-serif";
+pub(crate) const SIZE: (u32, u32) = (1000, 600);
 const SEND_COLOR: RGBColor = RGBColor(0, 115, 230);
 const PAPER_COLOR: RGBColor = RGBColor(200, 90, 40);
 
@@ -42,7 +42,7 @@ pub fn register_font() {
     });
 }
 
-fn err<E: std::fmt::Debug>(e: E) -> anyhow::Error {
+pub(crate) fn err<E: std::fmt::Debug>(e: E) -> anyhow::Error {
     anyhow!("plot: {e:?}")
 }
 
@@ -103,7 +103,10 @@ fn render(dir: &Path, chart: Chart, model: &Model, tallies: &[Tally]) -> Result<
 }
 
 /// Per day: mean and 95% band across replications of a per-notification series.
-fn band(tallies: &[Tally], value: impl Fn(&Tally, usize) -> f64) -> Vec<(f64, f64, f64)> {
+pub(crate) fn band(
+    tallies: &[Tally],
+    value: impl Fn(&Tally, usize) -> f64,
+) -> Vec<(f64, f64, f64)> {
     let days = tallies.first().map_or(0, |t| t.daily.len());
     (0..days)
         .map(|d| {
@@ -115,7 +118,7 @@ fn band(tallies: &[Tally], value: impl Fn(&Tally, usize) -> f64) -> Vec<(f64, f6
         .collect()
 }
 
-fn cumulative_cash(t: &Tally, day: usize, baseline: bool) -> f64 {
+pub(crate) fn cumulative_cash(t: &Tally, day: usize, baseline: bool) -> f64 {
     let cents: i64 = t.daily[..=day]
         .iter()
         .map(|r| {
@@ -255,7 +258,7 @@ fn time_to_payment<DB: DrawingBackend>(
     Ok(())
 }
 
-fn state_shares(tallies: &[Tally], baseline: bool) -> Vec<f64> {
+pub(crate) fn state_shares(tallies: &[Tally], baseline: bool) -> Vec<f64> {
     let mut counts = [0u64; FinalState::ALL.len()];
     let mut total = 0u64;
     for t in tallies {

@@ -217,7 +217,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     Ok(())
 }
 
-fn fmt_value(unit: &str, v: f64, signed: bool) -> String {
+pub fn fmt_value(unit: &str, v: f64, signed: bool) -> String {
     let sign = if signed && v > 0.0 { "+" } else { "" };
     match unit {
         "share" => format!("{sign}{:.1}%", v * 100.0),
@@ -226,7 +226,7 @@ fn fmt_value(unit: &str, v: f64, signed: bool) -> String {
     }
 }
 
-fn fmt_interval(unit: &str, e: &Estimate) -> String {
+pub fn fmt_interval(unit: &str, e: &Estimate) -> String {
     match e.ci95 {
         Some([lo, hi]) => format!(
             "[{}, {}]",

@@ -50,6 +50,17 @@ pub fn simulate_chunk(
 /// Runs every replication; `progress` is called with the number of notifications done
 /// after each chunk.
 pub fn simulate(model: &Model, opts: &RunOptions, progress: &(dyn Fn(u64) + Sync)) -> Vec<Tally> {
+    simulate_replications(model, opts, 0..opts.replications, progress)
+}
+
+/// Runs replications `reps` only (`opts.replications` is ignored): more replications
+/// can be added to a run later, each the same as in a run that had them from the start.
+pub fn simulate_replications(
+    model: &Model,
+    opts: &RunOptions,
+    reps: std::ops::Range<u32>,
+    progress: &(dyn Fn(u64) + Sync),
+) -> Vec<Tally> {
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(opts.threads)
         .build()
@@ -57,7 +68,7 @@ pub fn simulate(model: &Model, opts: &RunOptions, progress: &(dyn Fn(u64) + Sync
     if model.scenario.postal_capacity.enabled {
         let plan = CapacityPlan::new(model);
         return pool.install(|| {
-            (0..opts.replications)
+            reps.clone()
                 .map(|rep| {
                     let (tally, _) = crate::ordered::simulate_replication(
                         model,
@@ -75,23 +86,21 @@ pub fn simulate(model: &Model, opts: &RunOptions, progress: &(dyn Fn(u64) + Sync
     }
     let chunks = opts.notifications.div_ceil(CHUNK);
     pool.install(|| {
-        (0..opts.replications)
-            .map(|rep| {
-                (0..chunks)
-                    .into_par_iter()
-                    .map(|c| {
-                        let first = c * CHUNK;
-                        let count = CHUNK.min(opts.notifications - first);
-                        let t =
-                            simulate_chunk(model, opts.seed, rep, first, count, opts.notifications);
-                        progress(count);
-                        t
-                    })
-                    .reduce(
-                        || Tally::new(model.scenario.horizon_days as usize),
-                        Tally::merge,
-                    )
-            })
-            .collect()
+        reps.map(|rep| {
+            (0..chunks)
+                .into_par_iter()
+                .map(|c| {
+                    let first = c * CHUNK;
+                    let count = CHUNK.min(opts.notifications - first);
+                    let t = simulate_chunk(model, opts.seed, rep, first, count, opts.notifications);
+                    progress(count);
+                    t
+                })
+                .reduce(
+                    || Tally::new(model.scenario.horizon_days as usize),
+                    Tally::merge,
+                )
+        })
+        .collect()
     })
 }

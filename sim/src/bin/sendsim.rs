@@ -42,6 +42,8 @@ enum Command {
         #[arg(long = "set", value_name = "PATH=VALUE")]
         sets: Vec<String>,
     },
+    /// Run several scenarios with common random numbers and compare their KPIs.
+    Compare(CompareArgs),
     /// Print a scenario with every parameter resolved (the built-in default when none is given).
     Show {
         scenario: Option<PathBuf>,
@@ -86,6 +88,44 @@ struct RunArgs {
     quiet: bool,
 }
 
+#[derive(clap::Args)]
+struct CompareArgs {
+    /// Two or more scenario files; each is compared with the first.
+    #[arg(required = true, num_args = 2..)]
+    scenarios: Vec<PathBuf>,
+    /// Seed shared by every scenario (default: the first scenario's).
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Replications of each scenario (default: the first scenario's).
+    #[arg(long, conflicts_with = "precision")]
+    replications: Option<u32>,
+    /// Instead of a fixed number: add replications (doubling) until every headline KPI's
+    /// 95% half-width is under this share of its mean, e.g. 0.01 for 1%.
+    #[arg(long)]
+    precision: Option<f64>,
+    /// The most replications --precision may use.
+    #[arg(long, default_value_t = 64)]
+    max_replications: u32,
+    /// Notifications per replication (default: the first scenario's).
+    #[arg(long)]
+    notifications: Option<u64>,
+    /// Output folder.
+    #[arg(long, default_value = "results/compare")]
+    out: PathBuf,
+    /// Worker threads (default: one per core). Results do not depend on it.
+    #[arg(long, default_value_t = 0)]
+    threads: usize,
+    /// What to print on stdout.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    format: Format,
+    /// Skip the PNG and SVG plots.
+    #[arg(long)]
+    no_plots: bool,
+    /// No progress bar.
+    #[arg(long, short)]
+    quiet: bool,
+}
+
 #[derive(Serialize)]
 struct RunRecord<'a> {
     version: &'a str,
@@ -110,6 +150,69 @@ fn load(path: Option<&Path>, sets: &[String]) -> Result<Scenario, ScenarioError>
         (None, []) => Ok(Scenario::builtin_default()),
         _ => Scenario::compose(path, sets),
     }
+}
+
+fn compare(args: CompareArgs) -> Result<()> {
+    use sim::compare::{self, Precision, ScenarioRef};
+    let precision = match args.precision {
+        Some(p) if p > 0.0 && p.is_finite() => Some(Precision {
+            relative: p,
+            max_replications: args.max_replications.max(2),
+        }),
+        Some(p) => anyhow::bail!("--precision must be a share > 0, e.g. 0.01 for 1%; got {p}"),
+        None => None,
+    };
+    let mut refs = Vec::new();
+    let mut models = Vec::new();
+    for path in &args.scenarios {
+        let scenario = Scenario::load(path)?;
+        refs.push(ScenarioRef {
+            name: scenario.name.clone(),
+            file: path.display().to_string(),
+            hash: scenario.hash(),
+        });
+        models.push(Model::new(scenario)?);
+    }
+    let first = &models[0].scenario;
+    let opts = RunOptions {
+        seed: args.seed.unwrap_or(first.seed),
+        replications: args.replications.unwrap_or(first.replications).max(1),
+        notifications: args.notifications.unwrap_or(first.notifications).max(1),
+        threads: args.threads,
+    };
+    std::fs::create_dir_all(&args.out)
+        .with_context(|| format!("cannot create the output folder {}", args.out.display()))?;
+    let bar = if args.quiet {
+        ProgressBar::hidden()
+    } else {
+        // With --precision the number of replications is not known in advance.
+        let b = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
+        b.set_style(
+            ProgressStyle::with_template(
+                "{spinner} comparing: {human_pos} notifications simulated ({per_sec})",
+            )
+            .expect("progress template"),
+        );
+        b
+    };
+    let runs = compare::simulate_all(&models, &opts, precision, &|n| bar.inc(n));
+    bar.finish_and_clear();
+    let c = compare::compare(refs, &runs, opts.seed, opts.notifications, precision);
+    let json = serde_json::to_string_pretty(&c)? + "\n";
+    write_atomic(&args.out.join("compare.json"), json.as_bytes())?;
+    write_atomic(&args.out.join("compare.csv"), compare::csv(&c).as_bytes())?;
+    if !args.no_plots {
+        let names: Vec<String> = c.scenarios.iter().map(|s| s.name.clone()).collect();
+        sim::compare_plots::write_all(&args.out, &names, &runs)?;
+    }
+    match args.format {
+        Format::Text => {
+            print!("{}", compare::text_table(&c));
+            println!("\nresults in {}", args.out.display());
+        }
+        Format::Json => print!("{json}"),
+    }
+    Ok(())
 }
 
 fn run(args: RunArgs) -> Result<()> {
@@ -236,6 +339,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Run(args) => run(args),
+        Command::Compare(args) => compare(args),
         Command::Validate { files, sets } => {
             let mut failed = false;
             for f in &files {

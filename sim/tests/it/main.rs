@@ -3,6 +3,7 @@
 mod cancellation;
 mod capacity;
 mod cli;
+mod compare;
 mod conservation;
 mod determinism;
 mod prices;
