@@ -21,4 +21,6 @@ pub mod plots;
 pub mod report;
 pub mod run;
 pub mod stats;
+pub mod sweep;
+pub mod sweep_plots;
 pub mod tally;

@@ -44,6 +44,8 @@ enum Command {
     },
     /// Run several scenarios with common random numbers and compare their KPIs.
     Compare(CompareArgs),
+    /// Run a scenario over a grid of one or two parameters, or a Latin hypercube of more.
+    Sweep(SweepArgs),
     /// Print a scenario with every parameter resolved (the built-in default when none is given).
     Show {
         scenario: Option<PathBuf>,
@@ -118,6 +120,43 @@ struct CompareArgs {
     /// What to print on stdout.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     format: Format,
+    /// Skip the PNG and SVG plots.
+    #[arg(long)]
+    no_plots: bool,
+    /// No progress bar.
+    #[arg(long, short)]
+    quiet: bool,
+}
+
+#[derive(clap::Args)]
+struct SweepArgs {
+    /// Scenario file (the built-in default when none is given).
+    scenario: Option<PathBuf>,
+    /// Parameters to vary: PATH=START:STOP:STEP (one or two for a grid), or
+    /// PATH=LOW:HIGH with --lhs. Bounds without a decimal point vary in whole numbers.
+    #[arg(long, required = true, value_name = "PATH=START:STOP:STEP")]
+    vary: Vec<String>,
+    /// Instead of a grid: N points of a Latin hypercube over every --vary range.
+    #[arg(long, value_name = "N")]
+    lhs: Option<usize>,
+    /// Fixed overrides laid under every point (repeatable), as in `run`.
+    #[arg(long = "set", value_name = "PATH=VALUE")]
+    sets: Vec<String>,
+    /// Seed shared by every point (default: the scenario's).
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Replications at each point (default: the scenario's).
+    #[arg(long)]
+    replications: Option<u32>,
+    /// Notifications per replication (default: the scenario's).
+    #[arg(long)]
+    notifications: Option<u64>,
+    /// Output folder.
+    #[arg(long, default_value = "results/sweep")]
+    out: PathBuf,
+    /// Points run at once (default: one per core). Results do not depend on it.
+    #[arg(long, default_value_t = 0)]
+    threads: usize,
     /// Skip the PNG and SVG plots.
     #[arg(long)]
     no_plots: bool,
@@ -212,6 +251,114 @@ fn compare(args: CompareArgs) -> Result<()> {
         }
         Format::Json => print!("{json}"),
     }
+    Ok(())
+}
+
+fn sweep(args: SweepArgs) -> Result<()> {
+    use rayon::prelude::*;
+    use sim::sweep::{self, Vary};
+    let vary = args
+        .vary
+        .iter()
+        .map(|v| Vary::parse(v))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(anyhow::Error::msg)?;
+    let base = load(args.scenario.as_deref(), &args.sets)?;
+    let seed = args.seed.unwrap_or(base.seed);
+    let points = sweep::points(&vary, args.lhs, seed).map_err(anyhow::Error::msg)?;
+    // Every point is checked before anything runs.
+    let mut models = Vec::new();
+    for (i, p) in points.iter().enumerate() {
+        let mut sets = args.sets.clone();
+        sets.extend(
+            vary.iter()
+                .zip(p)
+                .map(|(v, x)| format!("{}={}", v.path, v.literal(*x))),
+        );
+        let scenario = Scenario::compose(args.scenario.as_deref(), &sets)
+            .with_context(|| format!("sweep point {i}"))?;
+        models.push(Model::new(scenario)?);
+    }
+    let opts = RunOptions {
+        seed,
+        replications: args.replications.unwrap_or(base.replications).max(1),
+        notifications: args.notifications.unwrap_or(base.notifications).max(1),
+        threads: 1,
+    };
+    std::fs::create_dir_all(&args.out)
+        .with_context(|| format!("cannot create the output folder {}", args.out.display()))?;
+    let total = opts.notifications * opts.replications as u64 * points.len() as u64;
+    let bar = if args.quiet {
+        ProgressBar::hidden()
+    } else {
+        let b = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
+        b.set_style(
+            ProgressStyle::with_template("{spinner} sweeping [{bar:40}] {human_pos}/{human_len} notifications ({per_sec}, eta {eta})")
+                .expect("progress template")
+                .progress_chars("=> "),
+        );
+        b
+    };
+    // Points run in parallel, each on one thread: every point's result is the same
+    // whatever the number of threads.
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(args.threads)
+        .build()?;
+    let reports: Vec<_> = pool.install(|| {
+        models
+            .par_iter()
+            .map(|m| sim::report::kpi_reports(&simulate(m, &opts, &|n| bar.inc(n))))
+            .collect()
+    });
+    bar.finish_and_clear();
+    write_atomic(
+        &args.out.join("sweep.csv"),
+        sweep::csv(&vary, &points, &reports).as_bytes(),
+    )?;
+    let plotted = !args.no_plots
+        && sim::sweep_plots::write_all(&args.out, &vary, &points, &reports, args.lhs.is_none())?;
+    let paths: Vec<&str> = vary.iter().map(|v| v.path.as_str()).collect();
+    println!(
+        "{} points of {} · seed {seed} · {} replication(s) × {} notifications each · common random numbers\n",
+        points.len(),
+        paths.join(", "),
+        opts.replications,
+        opts.notifications
+    );
+    let mut header = paths
+        .iter()
+        .map(|p| format!("{p:>24}"))
+        .collect::<Vec<_>>()
+        .join(" ");
+    for k in sim::compare::HEADLINE_KPIS {
+        header.push_str(&format!(" {:>14}", &k[..k.len().min(14)]));
+    }
+    println!("{header}");
+    for (p, r) in points.iter().zip(&reports) {
+        let mut line = vary
+            .iter()
+            .zip(p)
+            .map(|(v, x)| format!("{:>24}", v.literal(*x)))
+            .collect::<Vec<_>>()
+            .join(" ");
+        for k in sim::compare::HEADLINE_KPIS {
+            let (_, rep) = r.iter().find(|(n, _)| *n == k).expect("a KPI");
+            line.push_str(&format!(
+                " {:>14}",
+                sim::report::fmt_value(&rep.unit, rep.send.mean, false)
+            ));
+        }
+        println!("{line}");
+    }
+    println!(
+        "\nresults in {}{}",
+        args.out.display(),
+        if plotted {
+            " (sweep.csv and a plot per headline KPI)"
+        } else {
+            " (sweep.csv)"
+        }
+    );
     Ok(())
 }
 
@@ -340,6 +487,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Run(args) => run(args),
         Command::Compare(args) => compare(args),
+        Command::Sweep(args) => sweep(args),
         Command::Validate { files, sets } => {
             let mut failed = false;
             for f in &files {

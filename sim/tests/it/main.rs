@@ -12,4 +12,5 @@ mod scenarios;
 mod sensitivity;
 mod status;
 mod support;
+mod sweep;
 mod views;
