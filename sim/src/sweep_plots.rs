@@ -198,7 +198,7 @@ fn heat_map<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, d: &Data, kpi: &s
     let steps = 20;
     for s in 0..steps {
         let v = lo + (hi - lo) * s as f64 / (steps - 1) as f64;
-        let y0 = 520 - (s as i32 + 1) * 22;
+        let y0 = 520 - (s + 1) * 22;
         legend
             .draw(&Rectangle::new(
                 [(20, y0), (50, y0 + 22)],
