@@ -20,6 +20,8 @@ pub mod ordered;
 pub mod plots;
 pub mod report;
 pub mod run;
+pub mod sensitivity;
+pub mod sensitivity_plots;
 pub mod stats;
 pub mod sweep;
 pub mod sweep_plots;

@@ -42,6 +42,10 @@ pub struct Scenario {
     pub payments: Payments,
     pub prices: Prices,
     pub baseline: Baseline,
+    /// Plausible ranges of uncertain parameters (dotted path -> [low, high]), which
+    /// `sendsim sensitivity` moves one at a time; they do not change a run.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub ranges: BTreeMap<String, [f64; 2]>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -491,8 +495,15 @@ fn apply_set(table: &mut toml::Table, set: &str) -> Result<(), ScenarioError> {
         .and_then(|mut t| t.remove("v"))
         .unwrap_or_else(|| toml::Value::String(text.trim().to_string()));
     let mut steps = Vec::new();
-    for part in path.split('.') {
-        let (name, rest) = part.split_once('[').unwrap_or((part, ""));
+    for part in path_segments(path) {
+        let (name, rest) = match part.strip_prefix('"') {
+            // A quoted key is taken whole: `ranges."pec.working_box_share"`.
+            Some(quoted) => (
+                quoted.split('"').next().unwrap_or(""),
+                quoted.split_once('"').map_or("", |x| x.1),
+            ),
+            None => part.split_once('[').unwrap_or((part, "")),
+        };
         if name.is_empty() {
             return Err(fail(format!("empty field name in {path:?}")));
         }
@@ -511,6 +522,24 @@ fn apply_set(table: &mut toml::Table, set: &str) -> Result<(), ScenarioError> {
         *table = t;
     }
     result.map_err(|m| fail(format!("{path:?}: {m}")))
+}
+
+/// `a.b[0]."c.d"` split at the dots outside quotes.
+fn path_segments(path: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let (mut start, mut quoted) = (0, false);
+    for (i, c) in path.char_indices() {
+        match c {
+            '"' => quoted = !quoted,
+            '.' if !quoted => {
+                out.push(&path[start..i]);
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    out.push(&path[start..]);
+    out
 }
 
 enum Step<'a> {
@@ -668,6 +697,14 @@ impl Scenario {
             c.push("start", m);
         }
         c.at_least("horizon_days", s.horizon_days as f64, 1.0);
+        for (path, [lo, hi]) in &s.ranges {
+            if !(lo.is_finite() && hi.is_finite() && lo <= hi) {
+                c.push(
+                    &format!("ranges.\"{path}\""),
+                    format!("expected [low, high] with low <= high, got [{lo}, {hi}]"),
+                );
+            }
+        }
         c.at_least("notifications", s.notifications as f64, 1.0);
         c.at_least("replications", s.replications as f64, 1.0);
         c.positive("arrivals.window_days", s.arrivals.window_days);

@@ -2,9 +2,38 @@
 //! or of several (a Latin hypercube), every point with the same seed (common random
 //! numbers), so neighbouring points differ by the parameters only.
 
-use crate::report::KpiReport;
+use rayon::prelude::*;
+
+use crate::model::Model;
+use crate::report::{KpiReport, kpi_reports};
 use crate::rng::SplitMix64;
+use crate::run::{RunOptions, simulate};
 use crate::tally::KPI_NAMES;
+
+/// Runs every model with `opts` (its `threads` ignored): points in parallel on `threads`
+/// threads (0 = one per core), each on one, so every point's KPIs are the same whatever
+/// the thread count.
+pub fn run_points(
+    models: &[Model],
+    opts: &RunOptions,
+    threads: usize,
+    progress: &(dyn Fn(u64) + Sync),
+) -> Vec<Vec<(&'static str, KpiReport)>> {
+    let one = RunOptions {
+        threads: 1,
+        ..*opts
+    };
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .expect("thread pool")
+        .install(|| {
+            models
+                .par_iter()
+                .map(|m| kpi_reports(&simulate(m, &one, progress)))
+                .collect()
+        })
+}
 
 /// Most points a sweep may have (a mistyped step should not start a day-long run).
 pub const MAX_POINTS: usize = 10_000;

@@ -46,6 +46,9 @@ enum Command {
     Compare(CompareArgs),
     /// Run a scenario over a grid of one or two parameters, or a Latin hypercube of more.
     Sweep(SweepArgs),
+    /// Move each parameter of the scenario's [ranges] to its low and high end, one at a
+    /// time, and rank them by how far they swing the KPIs (tornado charts).
+    Sensitivity(SensitivityArgs),
     /// Print a scenario with every parameter resolved (the built-in default when none is given).
     Show {
         scenario: Option<PathBuf>,
@@ -165,6 +168,40 @@ struct SweepArgs {
     quiet: bool,
 }
 
+#[derive(clap::Args)]
+struct SensitivityArgs {
+    /// Scenario file (the built-in default when none is given); its [ranges] table says
+    /// which parameters move and how far.
+    scenario: Option<PathBuf>,
+    /// KPIs to rank parameters by (repeatable; default: the headline KPIs).
+    #[arg(long)]
+    kpi: Vec<String>,
+    /// Fixed overrides (repeatable), as in `run`.
+    #[arg(long = "set", value_name = "PATH=VALUE")]
+    sets: Vec<String>,
+    /// Seed shared by every run (default: the scenario's).
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Replications of each run (default: the scenario's).
+    #[arg(long)]
+    replications: Option<u32>,
+    /// Notifications per replication (default: the scenario's).
+    #[arg(long)]
+    notifications: Option<u64>,
+    /// Output folder.
+    #[arg(long, default_value = "results/sensitivity")]
+    out: PathBuf,
+    /// Runs at once (default: one per core). Results do not depend on it.
+    #[arg(long, default_value_t = 0)]
+    threads: usize,
+    /// Skip the PNG and SVG plots.
+    #[arg(long)]
+    no_plots: bool,
+    /// No progress bar.
+    #[arg(long, short)]
+    quiet: bool,
+}
+
 #[derive(Serialize)]
 struct RunRecord<'a> {
     version: &'a str,
@@ -255,7 +292,6 @@ fn compare(args: CompareArgs) -> Result<()> {
 }
 
 fn sweep(args: SweepArgs) -> Result<()> {
-    use rayon::prelude::*;
     use sim::sweep::{self, Vary};
     let vary = args
         .vary
@@ -299,17 +335,7 @@ fn sweep(args: SweepArgs) -> Result<()> {
         );
         b
     };
-    // Points run in parallel, each on one thread: every point's result is the same
-    // whatever the number of threads.
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(args.threads)
-        .build()?;
-    let reports: Vec<_> = pool.install(|| {
-        models
-            .par_iter()
-            .map(|m| sim::report::kpi_reports(&simulate(m, &opts, &|n| bar.inc(n))))
-            .collect()
-    });
+    let reports = sweep::run_points(&models, &opts, args.threads, &|n| bar.inc(n));
     bar.finish_and_clear();
     write_atomic(
         &args.out.join("sweep.csv"),
@@ -359,6 +385,86 @@ fn sweep(args: SweepArgs) -> Result<()> {
             " (sweep.csv)"
         }
     );
+    Ok(())
+}
+
+fn sensitivity(args: SensitivityArgs) -> Result<()> {
+    use sim::sensitivity::{self, literal};
+    let kpis: Vec<&str> = if args.kpi.is_empty() {
+        sim::compare::HEADLINE_KPIS.to_vec()
+    } else {
+        args.kpi.iter().map(String::as_str).collect()
+    };
+    for k in &kpis {
+        if !sim::tally::KPI_NAMES.contains(k) {
+            anyhow::bail!(
+                "--kpi {k:?}: expected one of {}",
+                sim::tally::KPI_NAMES.join(", ")
+            );
+        }
+    }
+    let base = load(args.scenario.as_deref(), &args.sets)?;
+    let ranges: Vec<(String, f64, f64)> = base
+        .ranges
+        .iter()
+        .map(|(p, [lo, hi])| (p.clone(), *lo, *hi))
+        .collect();
+    if ranges.is_empty() {
+        anyhow::bail!(
+            "the scenario has no [ranges]: add e.g. \"pec.working_box_share\" = [0.90, 0.98] under [ranges]"
+        );
+    }
+    // Every end of every range is checked before anything runs.
+    let mut models = vec![Model::new(base.clone())?];
+    for (path, lo, hi) in &ranges {
+        for v in [lo, hi] {
+            let mut sets = args.sets.clone();
+            sets.push(format!("{path}={}", literal(*v)));
+            let scenario = Scenario::compose(args.scenario.as_deref(), &sets)
+                .with_context(|| format!("range of {path} in [ranges]"))?;
+            models.push(Model::new(scenario)?);
+        }
+    }
+    let opts = RunOptions {
+        seed: args.seed.unwrap_or(base.seed),
+        replications: args.replications.unwrap_or(base.replications).max(1),
+        notifications: args.notifications.unwrap_or(base.notifications).max(1),
+        threads: 1,
+    };
+    std::fs::create_dir_all(&args.out)
+        .with_context(|| format!("cannot create the output folder {}", args.out.display()))?;
+    let total = opts.notifications * opts.replications as u64 * models.len() as u64;
+    let bar = if args.quiet {
+        ProgressBar::hidden()
+    } else {
+        let b = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
+        b.set_style(
+            ProgressStyle::with_template("{spinner} sensitivity [{bar:40}] {human_pos}/{human_len} notifications ({per_sec}, eta {eta})")
+                .expect("progress template")
+                .progress_chars("=> "),
+        );
+        b
+    };
+    let reports = sim::sweep::run_points(&models, &opts, args.threads, &|n| bar.inc(n));
+    bar.finish_and_clear();
+    let results = sensitivity::analyse(&kpis, &ranges, &reports);
+    write_atomic(
+        &args.out.join("sensitivity.csv"),
+        sensitivity::csv(&results).as_bytes(),
+    )?;
+    if !args.no_plots {
+        sim::sensitivity_plots::write_all(&args.out, &results)?;
+    }
+    println!(
+        "{} · {} parameters, each at both ends of its range · seed {} · {} replication(s) × {} notifications · common random numbers\n",
+        base.name,
+        ranges.len(),
+        opts.seed,
+        opts.replications,
+        opts.notifications
+    );
+    print!("{}", sensitivity::text_table(&results));
+    println!("results in {}", args.out.display());
     Ok(())
 }
 
@@ -488,6 +594,7 @@ fn main() -> ExitCode {
         Command::Run(args) => run(args),
         Command::Compare(args) => compare(args),
         Command::Sweep(args) => sweep(args),
+        Command::Sensitivity(args) => sensitivity(args),
         Command::Validate { files, sets } => {
             let mut failed = false;
             for f in &files {

@@ -10,6 +10,7 @@ mod prices;
 mod refinement;
 mod scenarios;
 mod sensitivity;
+mod sensitivity_cmd;
 mod status;
 mod support;
 mod sweep;
