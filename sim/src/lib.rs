@@ -22,6 +22,7 @@ pub mod report;
 pub mod run;
 pub mod sensitivity;
 pub mod sensitivity_plots;
+pub mod shard;
 pub mod stats;
 pub mod sweep;
 pub mod sweep_plots;

@@ -87,7 +87,7 @@ macro_rules! day_fields {
 }
 
 /// One side (SEND or the baseline) of one replication.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct SideTally {
     pub recipients: u64,
     pub refused: u64,
@@ -117,7 +117,7 @@ pub struct SideTally {
 }
 
 /// One simulated day of both sides.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct DayRow {
     /// Notifications sent that day (the arrival pattern `sendmock load --replay` reads).
     pub notifications: u64,
@@ -136,7 +136,7 @@ pub struct DayRow {
 }
 
 /// Everything one replication (or part of one) adds up to.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Tally {
     pub notifications: u64,
     pub send: SideTally,

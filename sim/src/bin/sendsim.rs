@@ -49,6 +49,19 @@ enum Command {
     /// Move each parameter of the scenario's [ranges] to its low and high end, one at a
     /// time, and rank them by how far they swing the KPIs (tornado charts).
     Sensitivity(SensitivityArgs),
+    /// Add up the shards of a run (`run --shard`) into its outputs, byte for byte those
+    /// of the unsharded run.
+    Merge {
+        /// Folders holding shard-I-of-N.json files.
+        #[arg(required = true)]
+        dirs: Vec<PathBuf>,
+        /// Output folder (default: results/<scenario name>).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Skip the PNG and SVG plots.
+        #[arg(long)]
+        no_plots: bool,
+    },
     /// Print a scenario with every parameter resolved (the built-in default when none is given).
     Show {
         scenario: Option<PathBuf>,
@@ -91,6 +104,14 @@ struct RunArgs {
     /// No progress bar.
     #[arg(long, short)]
     quiet: bool,
+    /// Simulate only shard I of N and write its exact tallies (`shard-I-of-N.json`) for
+    /// `sendsim merge`. Without it, the index is read from JOB_COMPLETION_INDEX or
+    /// SLURM_ARRAY_TASK_ID when --shards (or SENDSIM_SHARDS) gives N.
+    #[arg(long, value_name = "I/N")]
+    shard: Option<String>,
+    /// The number of shards, when the index comes from the environment.
+    #[arg(long, env = "SENDSIM_SHARDS")]
+    shards: Option<u32>,
 }
 
 #[derive(clap::Args)]
@@ -468,6 +489,129 @@ fn sensitivity(args: SensitivityArgs) -> Result<()> {
     Ok(())
 }
 
+/// `summary.json`, `daily.csv` and the plots of a run (whole or merged from shards).
+fn write_outputs(
+    out: &Path,
+    model: &Model,
+    name: &str,
+    hash: &str,
+    opts: &RunOptions,
+    tallies: &[sim::tally::Tally],
+    no_plots: bool,
+) -> Result<(sim::report::Summary, String)> {
+    let s = summary(
+        name,
+        hash,
+        opts.seed,
+        opts.notifications,
+        model.scenario.horizon_days,
+        tallies,
+    );
+    let dates: Vec<String> = (0..model.scenario.horizon_days as i64)
+        .map(|d| {
+            model
+                .calendar
+                .local(d * sim::time::DAY)
+                .format("%Y-%m-%d")
+                .to_string()
+        })
+        .collect();
+    let summary_json = serde_json::to_string_pretty(&s)? + "\n";
+    write_atomic(&out.join("summary.json"), summary_json.as_bytes())?;
+    write_atomic(
+        &out.join("daily.csv"),
+        daily_csv(tallies, &dates).as_bytes(),
+    )?;
+    if !no_plots {
+        plots::write_all(out, model, tallies)?;
+    }
+    Ok((s, summary_json))
+}
+
+/// `--shard I/N`, or the index from the environment with `--shards N`.
+fn parse_shard(shard: Option<&str>, shards: Option<u32>) -> Result<Option<(u32, u32)>> {
+    if let Some(text) = shard {
+        let parsed = text
+            .split_once('/')
+            .and_then(|(i, n)| Some((i.trim().parse().ok()?, n.trim().parse().ok()?)));
+        return match parsed {
+            Some((i, n)) if n > 0 && i < n => Ok(Some((i, n))),
+            _ => anyhow::bail!("--shard {text:?}: expected I/N with 0 <= I < N, e.g. 0/4"),
+        };
+    }
+    let Some(n) = shards else { return Ok(None) };
+    for var in sim::shard::INDEX_VARIABLES {
+        if let Ok(v) = std::env::var(var) {
+            let i: u32 = v
+                .trim()
+                .parse()
+                .with_context(|| format!("{var}={v:?} is not a shard index"))?;
+            if n == 0 || i >= n {
+                anyhow::bail!("{var}={i} is not below the {n} shards (--shards / SENDSIM_SHARDS)");
+            }
+            return Ok(Some((i, n)));
+        }
+    }
+    anyhow::bail!(
+        "--shards {n} without an index: give --shard I/{n} or set {}",
+        sim::shard::INDEX_VARIABLES.join(" or ")
+    )
+}
+
+fn merge(dirs: &[PathBuf], out: Option<PathBuf>, no_plots: bool) -> Result<()> {
+    let mut files = Vec::new();
+    for dir in dirs {
+        let entries = std::fs::read_dir(dir)
+            .with_context(|| format!("cannot read the folder {}", dir.display()))?;
+        for e in entries {
+            let path = e?.path();
+            let is_shard = path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with("shard-") && n.ends_with(".json"));
+            if is_shard {
+                let text = std::fs::read_to_string(&path)
+                    .with_context(|| format!("cannot read {}", path.display()))?;
+                let f: sim::shard::ShardFile = serde_json::from_str(&text)
+                    .with_context(|| format!("{}: not a shard file", path.display()))?;
+                files.push((path.display().to_string(), f));
+            }
+        }
+    }
+    let (first, tallies) = sim::shard::merge(files).map_err(anyhow::Error::msg)?;
+    let scenario = Scenario::from_toml_str(&first.scenario_toml, "the shards' scenario")?;
+    if scenario.hash() != first.scenario_hash {
+        anyhow::bail!("the shards' scenario does not give back its hash: a shard file was edited");
+    }
+    let model = Model::new(scenario)?;
+    let opts = RunOptions {
+        seed: first.seed,
+        replications: first.replications,
+        notifications: first.notifications,
+        threads: 0,
+    };
+    let out = out.unwrap_or_else(|| Path::new("results").join(&first.scenario));
+    std::fs::create_dir_all(&out)
+        .with_context(|| format!("cannot create the output folder {}", out.display()))?;
+    let (s, _) = write_outputs(
+        &out,
+        &model,
+        &first.scenario,
+        &first.scenario_hash,
+        &opts,
+        &tallies,
+        no_plots,
+    )?;
+    print!("{}", text_table(&s));
+    println!(
+        "\nmerged {} shards ({} split) · results in {}",
+        first.shards,
+        first.split,
+        out.display()
+    );
+    Ok(())
+}
+
 fn run(args: RunArgs) -> Result<()> {
     let RunArgs {
         scenario: scenario_path,
@@ -480,8 +624,11 @@ fn run(args: RunArgs) -> Result<()> {
         format,
         no_plots,
         quiet,
+        shard,
+        shards,
     } = args;
     let scenario = load(scenario_path.as_deref(), &sets)?;
+    let shard = parse_shard(shard.as_deref(), shards)?;
     let opts = RunOptions {
         seed: seed.unwrap_or(scenario.seed),
         replications: replications.unwrap_or(scenario.replications).max(1),
@@ -511,36 +658,40 @@ fn run(args: RunArgs) -> Result<()> {
     #[allow(clippy::disallowed_methods)]
     let started = std::time::Instant::now();
     let started_at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    if let Some((i, n)) = shard {
+        let (split, first_replication, tallies) =
+            sim::shard::simulate_shard(&model, &opts, i, n, &|x| bar.inc(x))
+                .map_err(anyhow::Error::msg)?;
+        bar.finish_and_clear();
+        let file = sim::shard::ShardFile {
+            schema: sim::shard::SCHEMA.into(),
+            scenario: name.clone(),
+            scenario_hash: hash.clone(),
+            scenario_toml: model.scenario.to_toml(),
+            seed: opts.seed,
+            replications: opts.replications,
+            notifications: opts.notifications,
+            shard: i,
+            shards: n,
+            split,
+            first_replication,
+            tallies,
+        };
+        let path = out.join(sim::shard::ShardFile::file_name(i, n));
+        write_atomic(&path, (serde_json::to_string(&file)? + "\n").as_bytes())?;
+        println!(
+            "shard {i} of {n} ({} split) in {:.2} s: {}; add the shards up with `sendsim merge`",
+            file.split,
+            started.elapsed().as_secs_f64(),
+            path.display()
+        );
+        return Ok(());
+    }
     let tallies = simulate(&model, &opts, &|n| bar.inc(n));
     let elapsed = started.elapsed().as_secs_f64();
     bar.finish_and_clear();
 
-    let s = summary(
-        &name,
-        &hash,
-        opts.seed,
-        opts.notifications,
-        model.scenario.horizon_days,
-        &tallies,
-    );
-    let dates: Vec<String> = (0..model.scenario.horizon_days as i64)
-        .map(|d| {
-            model
-                .calendar
-                .local(d * sim::time::DAY)
-                .format("%Y-%m-%d")
-                .to_string()
-        })
-        .collect();
-    let summary_json = serde_json::to_string_pretty(&s)? + "\n";
-    write_atomic(&out.join("summary.json"), summary_json.as_bytes())?;
-    write_atomic(
-        &out.join("daily.csv"),
-        daily_csv(&tallies, &dates).as_bytes(),
-    )?;
-    if !no_plots {
-        plots::write_all(&out, &model, &tallies)?;
-    }
+    let (s, summary_json) = write_outputs(&out, &model, &name, &hash, &opts, &tallies, no_plots)?;
     let recipients = s.counts.recipients;
     let record = RunRecord {
         version: env!("CARGO_PKG_VERSION"),
@@ -595,6 +746,11 @@ fn main() -> ExitCode {
         Command::Compare(args) => compare(args),
         Command::Sweep(args) => sweep(args),
         Command::Sensitivity(args) => sensitivity(args),
+        Command::Merge {
+            dirs,
+            out,
+            no_plots,
+        } => merge(&dirs, out, no_plots),
         Command::Validate { files, sets } => {
             let mut failed = false;
             for f in &files {

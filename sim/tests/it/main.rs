@@ -11,6 +11,7 @@ mod refinement;
 mod scenarios;
 mod sensitivity;
 mod sensitivity_cmd;
+mod shards;
 mod status;
 mod support;
 mod sweep;
