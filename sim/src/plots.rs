@@ -46,6 +46,35 @@ pub(crate) fn err<E: std::fmt::Debug>(e: E) -> anyhow::Error {
     anyhow!("plot: {e:?}")
 }
 
+/// A chart that can be drawn on any backend: every plot of the crate is written as PNG
+/// and SVG through `render`.
+pub(crate) trait Figure {
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<()>;
+}
+
+/// Renders `figure` on white to `<name>.png` and `<name>.svg`, each written atomically.
+pub(crate) fn render(dir: &Path, name: &str, figure: &impl Figure) -> Result<()> {
+    register_font();
+    fn on<DB: DrawingBackend>(root: DrawingArea<DB, Shift>, figure: &impl Figure) -> Result<()> {
+        root.fill(&WHITE).map_err(err)?;
+        figure.draw(&root)?;
+        root.present().map_err(err)
+    }
+    let tmp_png = dir.join(format!(".{name}.tmp.png"));
+    on(
+        BitMapBackend::new(&tmp_png, SIZE).into_drawing_area(),
+        figure,
+    )?;
+    std::fs::rename(&tmp_png, dir.join(format!("{name}.png")))?;
+    let mut svg = String::new();
+    on(
+        SVGBackend::with_string(&mut svg, SIZE).into_drawing_area(),
+        figure,
+    )?;
+    write_atomic(&dir.join(format!("{name}.svg")), svg.as_bytes())?;
+    Ok(())
+}
+
 #[derive(Clone, Copy)]
 enum Chart {
     CashIn,
@@ -63,43 +92,24 @@ impl Chart {
             Chart::CostBreakdown => "cost_breakdown",
         }
     }
-
-    fn draw<DB: DrawingBackend>(
-        self,
-        root: &DrawingArea<DB, Shift>,
-        model: &Model,
-        tallies: &[Tally],
-    ) -> Result<()> {
-        root.fill(&WHITE).map_err(err)?;
-        match self {
-            Chart::CashIn => cash_in(root, tallies),
-            Chart::TimeToPayment => time_to_payment(root, tallies),
-            Chart::ChannelMix => channel_mix(root, tallies),
-            Chart::CostBreakdown => cost_breakdown(root, model, tallies),
-        }?;
-        root.present().map_err(err)
-    }
 }
 
-/// Renders one chart to `<name>.png` and `<name>.svg`, each written atomically.
-fn render(dir: &Path, chart: Chart, model: &Model, tallies: &[Tally]) -> Result<()> {
-    register_font();
-    let name = chart.file_name();
-    let tmp_png = dir.join(format!(".{name}.tmp.png"));
-    chart.draw(
-        &BitMapBackend::new(&tmp_png, SIZE).into_drawing_area(),
-        model,
-        tallies,
-    )?;
-    std::fs::rename(&tmp_png, dir.join(format!("{name}.png")))?;
-    let mut svg = String::new();
-    chart.draw(
-        &SVGBackend::with_string(&mut svg, SIZE).into_drawing_area(),
-        model,
-        tallies,
-    )?;
-    write_atomic(&dir.join(format!("{name}.svg")), svg.as_bytes())?;
-    Ok(())
+/// One chart of a run.
+struct RunChart<'a> {
+    chart: Chart,
+    model: &'a Model,
+    tallies: &'a [Tally],
+}
+
+impl Figure for RunChart<'_> {
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<()> {
+        match self.chart {
+            Chart::CashIn => cash_in(root, self.tallies),
+            Chart::TimeToPayment => time_to_payment(root, self.tallies),
+            Chart::ChannelMix => channel_mix(root, self.tallies),
+            Chart::CostBreakdown => cost_breakdown(root, self.model, self.tallies),
+        }
+    }
 }
 
 /// Per day: mean and 95% band across replications of a per-notification series.
@@ -135,13 +145,36 @@ pub(crate) fn cumulative_cash(t: &Tally, day: usize, baseline: bool) -> f64 {
 fn cash_in<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, tallies: &[Tally]) -> Result<()> {
     let send = band(tallies, |t, d| cumulative_cash(t, d, false));
     let paper = band(tallies, |t, d| cumulative_cash(t, d, true));
-    let days = send.len() as f64;
-    let top = send.iter().chain(&paper).map(|v| v.2).fold(1.0, f64::max) * 1.08;
+    cash_curves(
+        root,
+        "Cumulative cash in per notification (mean, 95% band)",
+        &[
+            (&send, SEND_COLOR, "SEND".into()),
+            (&paper, PAPER_COLOR, "all-paper process".into()),
+        ],
+        0.2,
+    )
+}
+
+/// Per day: mean, low and high end of the 95% band.
+pub(crate) type Curve = Vec<(f64, f64, f64)>;
+
+/// Cumulative cash-in curves, each a line over its 95% band (`alpha` its opacity).
+pub(crate) fn cash_curves<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    caption: &str,
+    series: &[(&Curve, RGBColor, String)],
+    alpha: f64,
+) -> Result<()> {
+    let days = series.iter().map(|s| s.0.len()).max().unwrap_or(1) as f64;
+    let top = series
+        .iter()
+        .flat_map(|s| s.0.iter())
+        .map(|v| v.2)
+        .fold(1.0, f64::max)
+        * 1.08;
     let mut chart = ChartBuilder::on(root)
-        .caption(
-            "Cumulative cash in per notification (mean, 95% band)",
-            (FONT, 26),
-        )
+        .caption(caption, (FONT, 26))
         .margin(20)
         .x_label_area_size(45)
         .y_label_area_size(70)
@@ -154,29 +187,23 @@ fn cash_in<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, tallies: &[Tally])
         .label_style((FONT, 16))
         .draw()
         .map_err(err)?;
-    for (series, color, label) in [
-        (&send, SEND_COLOR, "SEND"),
-        (&paper, PAPER_COLOR, "all-paper process"),
-    ] {
-        let upper = series.iter().enumerate().map(|(d, v)| (d as f64, v.2));
-        let lower = series
-            .iter()
-            .enumerate()
-            .rev()
-            .map(|(d, v)| (d as f64, v.1));
+    for (curve, color, label) in series {
+        let color = *color;
+        let upper = curve.iter().enumerate().map(|(d, v)| (d as f64, v.2));
+        let lower = curve.iter().enumerate().rev().map(|(d, v)| (d as f64, v.1));
         chart
             .draw_series(std::iter::once(Polygon::new(
                 upper.chain(lower).collect::<Vec<_>>(),
-                color.mix(0.2),
+                color.mix(alpha),
             )))
             .map_err(err)?;
         chart
             .draw_series(LineSeries::new(
-                series.iter().enumerate().map(|(d, v)| (d as f64, v.0)),
+                curve.iter().enumerate().map(|(d, v)| (d as f64, v.0)),
                 color.stroke_width(3),
             ))
             .map_err(err)?
-            .label(label)
+            .label(label.as_str())
             .legend(move |(x, y)| {
                 PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(3))
             });
@@ -275,14 +302,31 @@ pub(crate) fn state_shares(tallies: &[Tally], baseline: bool) -> Vec<f64> {
 }
 
 fn channel_mix<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, tallies: &[Tally]) -> Result<()> {
-    let send = state_shares(tallies, false);
-    let paper = state_shares(tallies, true);
+    state_bars(
+        root,
+        "Where recipients end up at the horizon (% of recipients)",
+        &[
+            (state_shares(tallies, false), SEND_COLOR, "SEND".into()),
+            (
+                state_shares(tallies, true),
+                PAPER_COLOR,
+                "all-paper process".into(),
+            ),
+        ],
+    )
+}
+
+/// Final-state shares as horizontal bars: in each state's row one bar per series, the
+/// first on top.
+pub(crate) fn state_bars<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    caption: &str,
+    series: &[(Vec<f64>, RGBColor, String)],
+) -> Result<()> {
     let n = FinalState::ALL.len() as f64;
+    let k = series.len().max(1) as f64;
     let mut chart = ChartBuilder::on(root)
-        .caption(
-            "Where recipients end up at the horizon (% of recipients)",
-            (FONT, 26),
-        )
+        .caption(caption, (FONT, 26))
         .margin(20)
         .x_label_area_size(45)
         .y_label_area_size(20)
@@ -312,28 +356,29 @@ fn channel_mix<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, tallies: &[Tal
             )
         }))
         .map_err(err)?;
-    for (series, color, label, lo) in [
-        (&send, SEND_COLOR, "SEND", 0.5),
-        (&paper, PAPER_COLOR, "all-paper process", 0.1),
-    ] {
+    // The rows' bars share 0.8 of a row, from 0.1 up.
+    let height = 0.8 / k;
+    for (j, (shares, color, label)) in series.iter().enumerate() {
+        let color = *color;
+        let lo = 0.1 + (k - 1.0 - j as f64) * height;
         chart
-            .draw_series(series.iter().enumerate().map(|(i, s)| {
+            .draw_series(shares.iter().enumerate().map(|(i, s)| {
                 let y = i as f64 + lo;
-                Rectangle::new([(0.0, y), (s * 100.0, y + 0.38)], color.filled())
+                Rectangle::new([(0.0, y), (s * 100.0, y + 0.95 * height)], color.filled())
             }))
             .map_err(err)?
-            .label(label)
+            .label(label.as_str())
             .legend(move |(x, y)| Rectangle::new([(x, y - 6), (x + 16, y + 6)], color.filled()));
         chart
             .draw_series(
-                series
+                shares
                     .iter()
                     .enumerate()
                     .filter(|(_, s)| **s > 0.0)
                     .map(|(i, s)| {
                         Text::new(
                             format!("{:.1}%", s * 100.0),
-                            (s * 100.0 + 0.8, i as f64 + lo + 0.3),
+                            (s * 100.0 + 0.8, i as f64 + lo + 0.75 * height),
                             (FONT, 13).into_font(),
                         )
                     }),
@@ -463,7 +508,15 @@ pub fn write_all(dir: &Path, model: &Model, tallies: &[Tally]) -> Result<()> {
         Chart::ChannelMix,
         Chart::CostBreakdown,
     ] {
-        render(dir, chart, model, tallies)?;
+        render(
+            dir,
+            chart.file_name(),
+            &RunChart {
+                chart,
+                model,
+                tallies,
+            },
+        )?;
     }
     Ok(())
 }

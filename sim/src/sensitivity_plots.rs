@@ -8,8 +8,8 @@ use anyhow::Result;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use crate::plots::{FONT, SIZE, err, register_font};
-use crate::report::{fmt_value, write_atomic};
+use crate::plots::{FONT, Figure, SIZE, err, render};
+use crate::report::fmt_value;
 use crate::sensitivity::{KpiSensitivity, literal};
 
 const LOW: RGBColor = RGBColor(200, 90, 40);
@@ -17,25 +17,21 @@ const HIGH: RGBColor = RGBColor(0, 115, 230);
 
 /// Writes `tornado_<kpi>.png` and `.svg` for every KPI analysed.
 pub fn write_all(dir: &Path, results: &indexmap::IndexMap<String, KpiSensitivity>) -> Result<()> {
-    register_font();
     for (kpi, s) in results {
-        let name = format!("tornado_{kpi}");
-        let tmp_png = dir.join(format!(".{name}.tmp.png"));
-        draw(
-            &BitMapBackend::new(&tmp_png, SIZE).into_drawing_area(),
-            kpi,
-            s,
-        )?;
-        std::fs::rename(&tmp_png, dir.join(format!("{name}.png")))?;
-        let mut svg = String::new();
-        draw(
-            &SVGBackend::with_string(&mut svg, SIZE).into_drawing_area(),
-            kpi,
-            s,
-        )?;
-        write_atomic(&dir.join(format!("{name}.svg")), svg.as_bytes())?;
+        render(dir, &format!("tornado_{kpi}"), &Tornado { kpi, s })?;
     }
     Ok(())
+}
+
+struct Tornado<'a> {
+    kpi: &'a str,
+    s: &'a KpiSensitivity,
+}
+
+impl Figure for Tornado<'_> {
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<()> {
+        draw(root, self.kpi, self.s)
+    }
 }
 
 fn draw<DB: DrawingBackend>(
@@ -43,7 +39,6 @@ fn draw<DB: DrawingBackend>(
     kpi: &str,
     s: &KpiSensitivity,
 ) -> Result<()> {
-    root.fill(&WHITE).map_err(err)?;
     let base = s.base.mean;
     let values = s
         .swings
@@ -124,5 +119,5 @@ fn draw<DB: DrawingBackend>(
         .position(SeriesLabelPosition::LowerRight)
         .draw()
         .map_err(err)?;
-    root.present().map_err(err)
+    Ok(())
 }

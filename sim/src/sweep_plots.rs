@@ -8,8 +8,8 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 
 use crate::compare::HEADLINE_KPIS;
-use crate::plots::{FONT, SIZE, err, register_font};
-use crate::report::{KpiReport, fmt_value, write_atomic};
+use crate::plots::{FONT, Figure, SIZE, err, render};
+use crate::report::{KpiReport, fmt_value};
 use crate::sweep::Vary;
 
 const LINE: RGBColor = RGBColor(0, 115, 230);
@@ -43,40 +43,31 @@ pub fn write_all(
     if !grid {
         return Ok(false);
     }
-    register_font();
     let data = Data {
         vary,
         points,
         reports,
     };
     for kpi in HEADLINE_KPIS {
-        let name = format!("sweep_{kpi}");
-        let tmp_png = dir.join(format!(".{name}.tmp.png"));
-        draw(
-            &BitMapBackend::new(&tmp_png, SIZE).into_drawing_area(),
-            &data,
-            kpi,
-        )?;
-        std::fs::rename(&tmp_png, dir.join(format!("{name}.png")))?;
-        let mut svg = String::new();
-        draw(
-            &SVGBackend::with_string(&mut svg, SIZE).into_drawing_area(),
-            &data,
-            kpi,
-        )?;
-        write_atomic(&dir.join(format!("{name}.svg")), svg.as_bytes())?;
+        render(dir, &format!("sweep_{kpi}"), &KpiPlot { data: &data, kpi })?;
     }
     Ok(true)
 }
 
-fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, d: &Data, kpi: &str) -> Result<()> {
-    root.fill(&WHITE).map_err(err)?;
-    if d.vary.len() == 1 {
-        line(root, d, kpi)?;
-    } else {
-        heat_map(root, d, kpi)?;
+/// One headline KPI over the sweep's points.
+struct KpiPlot<'a> {
+    data: &'a Data<'a>,
+    kpi: &'a str,
+}
+
+impl Figure for KpiPlot<'_> {
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<()> {
+        if self.data.vary.len() == 1 {
+            line(root, self.data, self.kpi)
+        } else {
+            heat_map(root, self.data, self.kpi)
+        }
     }
-    root.present().map_err(err)
 }
 
 fn line<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, d: &Data, kpi: &str) -> Result<()> {

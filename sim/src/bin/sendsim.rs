@@ -277,8 +277,7 @@ fn compare(args: CompareArgs) -> Result<()> {
         notifications: args.notifications.unwrap_or(first.notifications).max(1),
         threads: args.threads,
     };
-    std::fs::create_dir_all(&args.out)
-        .with_context(|| format!("cannot create the output folder {}", args.out.display()))?;
+    create_out(&args.out)?;
     let bar = if args.quiet {
         ProgressBar::hidden()
     } else {
@@ -342,20 +341,9 @@ fn sweep(args: SweepArgs) -> Result<()> {
         notifications: args.notifications.unwrap_or(base.notifications).max(1),
         threads: 1,
     };
-    std::fs::create_dir_all(&args.out)
-        .with_context(|| format!("cannot create the output folder {}", args.out.display()))?;
+    create_out(&args.out)?;
     let total = opts.notifications * opts.replications as u64 * points.len() as u64;
-    let bar = if args.quiet {
-        ProgressBar::hidden()
-    } else {
-        let b = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
-        b.set_style(
-            ProgressStyle::with_template("{spinner} sweeping [{bar:40}] {human_pos}/{human_len} notifications ({per_sec}, eta {eta})")
-                .expect("progress template")
-                .progress_chars("=> "),
-        );
-        b
-    };
+    let bar = progress_bar(args.quiet, "sweeping", total);
     let reports = sweep::run_points(&models, &opts, args.threads, &|n| bar.inc(n));
     bar.finish_and_clear();
     write_atomic(
@@ -452,20 +440,9 @@ fn sensitivity(args: SensitivityArgs) -> Result<()> {
         notifications: args.notifications.unwrap_or(base.notifications).max(1),
         threads: 1,
     };
-    std::fs::create_dir_all(&args.out)
-        .with_context(|| format!("cannot create the output folder {}", args.out.display()))?;
+    create_out(&args.out)?;
     let total = opts.notifications * opts.replications as u64 * models.len() as u64;
-    let bar = if args.quiet {
-        ProgressBar::hidden()
-    } else {
-        let b = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
-        b.set_style(
-            ProgressStyle::with_template("{spinner} sensitivity [{bar:40}] {human_pos}/{human_len} notifications ({per_sec}, eta {eta})")
-                .expect("progress template")
-                .progress_chars("=> "),
-        );
-        b
-    };
+    let bar = progress_bar(args.quiet, "sensitivity", total);
     let reports = sim::sweep::run_points(&models, &opts, args.threads, &|n| bar.inc(n));
     bar.finish_and_clear();
     let results = sensitivity::analyse(&kpis, &ranges, &reports);
@@ -487,6 +464,28 @@ fn sensitivity(args: SensitivityArgs) -> Result<()> {
     print!("{}", sensitivity::text_table(&results));
     println!("results in {}", args.out.display());
     Ok(())
+}
+
+/// A progress bar on stderr counting `total` notifications (hidden with `quiet`).
+fn progress_bar(quiet: bool, doing: &str, total: u64) -> ProgressBar {
+    if quiet {
+        return ProgressBar::hidden();
+    }
+    let b = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
+    b.set_style(
+        ProgressStyle::with_template(&format!(
+            "{{spinner}} {doing} [{{bar:40}}] {{human_pos}}/{{human_len}} notifications ({{per_sec}}, eta {{eta}})"
+        ))
+        .expect("progress template")
+        .progress_chars("=> "),
+    );
+    b
+}
+
+/// Creates an output folder, naming it if that fails.
+fn create_out(dir: &Path) -> Result<()> {
+    std::fs::create_dir_all(dir)
+        .with_context(|| format!("cannot create the output folder {}", dir.display()))
 }
 
 /// `summary.json`, `daily.csv` and the plots of a run (whole or merged from shards).
@@ -591,8 +590,7 @@ fn merge(dirs: &[PathBuf], out: Option<PathBuf>, no_plots: bool) -> Result<()> {
         threads: 0,
     };
     let out = out.unwrap_or_else(|| Path::new("results").join(&first.scenario));
-    std::fs::create_dir_all(&out)
-        .with_context(|| format!("cannot create the output folder {}", out.display()))?;
+    create_out(&out)?;
     let (s, _) = write_outputs(
         &out,
         &model,
@@ -636,24 +634,13 @@ fn run(args: RunArgs) -> Result<()> {
         threads,
     };
     let out = out.unwrap_or_else(|| Path::new("results").join(&scenario.name));
-    std::fs::create_dir_all(&out)
-        .with_context(|| format!("cannot create the output folder {}", out.display()))?;
+    create_out(&out)?;
     let hash = scenario.hash();
     let name = scenario.name.clone();
     let model = Model::new(scenario)?;
 
     let total = opts.notifications * opts.replications as u64;
-    let bar = if quiet {
-        ProgressBar::hidden()
-    } else {
-        let b = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
-        b.set_style(
-            ProgressStyle::with_template("{spinner} simulating [{bar:40}] {human_pos}/{human_len} notifications ({per_sec}, eta {eta})")
-                .expect("progress template")
-                .progress_chars("=> "),
-        );
-        b
-    };
+    let bar = progress_bar(quiet, "simulating", total);
     // Wall-clock time is measured here, at the binary's edge, never inside the model.
     #[allow(clippy::disallowed_methods)]
     let started = std::time::Instant::now();
