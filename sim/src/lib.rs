@@ -4,6 +4,8 @@
 //! trajectories (shared with the mock server), `tally` aggregates them, `run` drives
 //! replications in parallel, `report` and `plots` write the outputs.
 
+pub mod calibrate;
+pub mod calibrate_plots;
 pub mod capacity;
 pub mod compare;
 pub mod dist;

@@ -494,6 +494,17 @@ fn apply_set(table: &mut toml::Table, set: &str) -> Result<(), ScenarioError> {
         .ok()
         .and_then(|mut t| t.remove("v"))
         .unwrap_or_else(|| toml::Value::String(text.trim().to_string()));
+    let steps = parse_path(path).map_err(fail)?;
+    let mut root = toml::Value::Table(std::mem::take(table));
+    let result = set_in(&mut root, &steps, value);
+    if let toml::Value::Table(t) = root {
+        *table = t;
+    }
+    result.map_err(|m| fail(format!("{path:?}: {m}")))
+}
+
+/// A dotted parameter path (`acts[0].share`, `ranges."pec.working_box_share"`) as steps.
+fn parse_path(path: &str) -> Result<Vec<Step<'_>>, String> {
     let mut steps = Vec::new();
     for part in path_segments(path) {
         let (name, rest) = match part.strip_prefix('"') {
@@ -505,23 +516,18 @@ fn apply_set(table: &mut toml::Table, set: &str) -> Result<(), ScenarioError> {
             None => part.split_once('[').unwrap_or((part, "")),
         };
         if name.is_empty() {
-            return Err(fail(format!("empty field name in {path:?}")));
+            return Err(format!("empty field name in {path:?}"));
         }
         steps.push(Step::Field(name));
         for idx in rest.split('[').filter(|s| !s.is_empty()) {
             let i = idx
                 .trim_end_matches(']')
                 .parse()
-                .map_err(|_| fail(format!("{idx:?} is not a list index in {path:?}")))?;
+                .map_err(|_| format!("{idx:?} is not a list index in {path:?}"))?;
             steps.push(Step::Index(i));
         }
     }
-    let mut root = toml::Value::Table(std::mem::take(table));
-    let result = set_in(&mut root, &steps, value);
-    if let toml::Value::Table(t) = root {
-        *table = t;
-    }
-    result.map_err(|m| fail(format!("{path:?}: {m}")))
+    Ok(steps)
 }
 
 /// `a.b[0]."c.d"` split at the dots outside quotes.
@@ -575,6 +581,14 @@ fn set_in(node: &mut toml::Value, steps: &[Step], value: toml::Value) -> Result<
             other.type_str()
         )),
     }
+}
+
+fn value_at<'a>(node: &'a toml::Value, steps: &[Step]) -> Option<&'a toml::Value> {
+    steps.iter().try_fold(node, |n, step| match (step, n) {
+        (Step::Field(name), toml::Value::Table(t)) => t.get(*name),
+        (Step::Index(i), toml::Value::Array(items)) => items.get(*i),
+        _ => None,
+    })
 }
 
 fn parse_table(text: &str, file: &str) -> Result<toml::Table, ScenarioError> {
@@ -680,6 +694,46 @@ impl Scenario {
         let json = serde_json::to_vec(self).expect("scenario serialises");
         let digest = Sha256::digest(&json);
         digest.iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    /// The number at a parameter path of the resolved scenario: `pec.working_box_share`,
+    /// `acts[1].pay_propensity`, `baseline.dispatch_days.median`; and whether the field
+    /// holds a whole number (an integer field takes no fractions).
+    pub fn number_at(&self, path: &str) -> Result<(f64, bool), String> {
+        let root = toml::Value::try_from(self).expect("scenario serialises to TOML");
+        let node = value_at(&root, &parse_path(path)?)
+            .ok_or_else(|| format!("{path:?}: no such parameter"))?;
+        match node {
+            toml::Value::Integer(i) => Ok((*i as f64, true)),
+            toml::Value::Float(f) => Ok((*f, false)),
+            other => Err(format!(
+                "{path:?} is {} ({other}), not a number",
+                other.type_str()
+            )),
+        }
+    }
+
+    /// The smallest layer that, laid over the default, sets `paths` as they are in this
+    /// scenario: each path's own value, or the whole top-level entry for a path into a
+    /// list (lists are replaced whole when layered).
+    pub fn overlay(&self, paths: &[String]) -> Result<toml::Table, String> {
+        let root = toml::Value::try_from(self).expect("scenario serialises to TOML");
+        let mut out = toml::Value::Table(toml::Table::new());
+        for path in paths {
+            let steps = parse_path(path)?;
+            let cut = steps
+                .iter()
+                .position(|s| matches!(s, Step::Index(_)))
+                .map_or(steps.len(), |_| 1);
+            let value = value_at(&root, &steps[..cut])
+                .ok_or_else(|| format!("{path:?}: no such parameter"))?
+                .clone();
+            set_in(&mut out, &steps[..cut], value)?;
+        }
+        match out {
+            toml::Value::Table(t) => Ok(t),
+            _ => unreachable!("the overlay's root is a table"),
+        }
     }
 
     /// The resolved scenario as TOML (every parameter, defaults filled in).

@@ -49,6 +49,9 @@ enum Command {
     /// Move each parameter of the scenario's [ranges] to its low and high end, one at a
     /// time, and rank them by how far they swing the KPIs (tornado charts).
     Sensitivity(SensitivityArgs),
+    /// Fit free parameters, within their ranges, so that the simulated KPIs meet targets;
+    /// write the calibrated scenario file.
+    Calibrate(CalibrateArgs),
     /// Add up the shards of a run (`run --shard`) into its outputs, byte for byte those
     /// of the unsharded run.
     Merge {
@@ -213,6 +216,57 @@ struct SensitivityArgs {
     #[arg(long, default_value = "results/sensitivity")]
     out: PathBuf,
     /// Runs at once (default: one per core). Results do not depend on it.
+    #[arg(long, default_value_t = 0)]
+    threads: usize,
+    /// Skip the PNG and SVG plots.
+    #[arg(long)]
+    no_plots: bool,
+    /// No progress bar.
+    #[arg(long, short)]
+    quiet: bool,
+}
+
+#[derive(clap::Args)]
+struct CalibrateArgs {
+    /// Scenario file (the built-in default when none is given).
+    scenario: Option<PathBuf>,
+    /// A KPI to meet (repeatable): KPI=VALUE for SEND's value, KPI.change=VALUE for SEND
+    /// relative to paper minus one, KPI.difference=VALUE for SEND minus paper; shares as
+    /// fractions, money in cents, time in days.
+    #[arg(long, required = true, value_name = "KPI=VALUE")]
+    target: Vec<String>,
+    /// A parameter to fit (repeatable): PATH, within its range in the scenario's [ranges],
+    /// or PATH=LOW:HIGH.
+    #[arg(long, required = true, value_name = "PATH[=LOW:HIGH]")]
+    free: Vec<String>,
+    /// Fixed overrides (repeatable), as in `run`; kept in the calibrated file.
+    #[arg(long = "set", value_name = "PATH=VALUE")]
+    sets: Vec<String>,
+    /// The largest residual, relative to its target, that counts as met.
+    #[arg(long, default_value_t = 0.02)]
+    tolerance: f64,
+    /// The most optimiser (Nelder–Mead) iterations; each takes one or two simulations.
+    #[arg(long, default_value_t = 60)]
+    iterations: u64,
+    /// Seed of every simulation (default: the scenario's).
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Replications of each simulation (default: the scenario's).
+    #[arg(long)]
+    replications: Option<u32>,
+    /// Notifications per replication (default: the scenario's).
+    #[arg(long)]
+    notifications: Option<u64>,
+    /// Name of the calibrated scenario (default: the scenario's name with "-calibrated").
+    #[arg(long)]
+    name: Option<String>,
+    /// Where to write the calibrated scenario (default: OUT/calibrated.toml).
+    #[arg(long, value_name = "FILE")]
+    write: Option<PathBuf>,
+    /// Output folder: calibration.json and the convergence plot.
+    #[arg(long, default_value = "results/calibrate")]
+    out: PathBuf,
+    /// Worker threads (default: one per core). Results do not depend on it.
     #[arg(long, default_value_t = 0)]
     threads: usize,
     /// Skip the PNG and SVG plots.
@@ -464,6 +518,187 @@ fn sensitivity(args: SensitivityArgs) -> Result<()> {
     print!("{}", sensitivity::text_table(&results));
     println!("results in {}", args.out.display());
     Ok(())
+}
+
+fn calibrate(args: CalibrateArgs) -> Result<()> {
+    use sim::calibrate::{self, Free, Target};
+    if !(args.tolerance > 0.0 && args.tolerance.is_finite()) {
+        anyhow::bail!(
+            "--tolerance must be a share > 0, e.g. 0.02 for 2%; got {}",
+            args.tolerance
+        );
+    }
+    let targets = args
+        .target
+        .iter()
+        .map(|t| Target::parse(t))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(anyhow::Error::msg)?;
+    let base = load(args.scenario.as_deref(), &args.sets)?;
+    let free = args
+        .free
+        .iter()
+        .map(|f| Free::parse(f, &base.ranges, |p| base.number_at(p)))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(anyhow::Error::msg)?;
+    let name = args
+        .name
+        .clone()
+        .unwrap_or_else(|| format!("{}-calibrated", base.name));
+    let opts = RunOptions {
+        seed: args.seed.unwrap_or(base.seed),
+        replications: args.replications.unwrap_or(base.replications).max(1),
+        notifications: args.notifications.unwrap_or(base.notifications).max(1),
+        threads: args.threads,
+    };
+    let compose = |values: &[f64]| {
+        let mut sets = args.sets.clone();
+        sets.extend(free.iter().zip(values).map(|(f, v)| f.set(*v)));
+        Scenario::compose(args.scenario.as_deref(), &sets)
+    };
+    // Both ends of every range are checked before anything runs.
+    for (i, f) in free.iter().enumerate() {
+        for end in [f.low, f.high] {
+            let mut values: Vec<f64> = free.iter().map(|f| f.start).collect();
+            values[i] = end;
+            compose(&values).with_context(|| format!("--free {} at {end}", f.path))?;
+        }
+    }
+    create_out(&args.out)?;
+    let bar = if args.quiet {
+        ProgressBar::hidden()
+    } else {
+        let b = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
+        b.set_style(
+            ProgressStyle::with_template("{spinner} calibrating: {msg} ({elapsed})")
+                .expect("progress template"),
+        );
+        b
+    };
+    let evaluate = |values: &[f64]| {
+        let scenario = compose(values).map_err(|e| e.to_string())?;
+        let model = Model::new(scenario).map_err(|e| e.to_string())?;
+        let tallies = simulate(&model, &opts, &|_| {});
+        Ok(sim::report::kpi_reports(&tallies))
+    };
+    #[allow(clippy::disallowed_methods)]
+    let started = std::time::Instant::now();
+    let c = calibrate::calibrate(
+        &targets,
+        &free,
+        args.tolerance,
+        args.iterations,
+        (opts.seed, opts.replications, opts.notifications),
+        &evaluate,
+        &|n, best| {
+            bar.set_message(format!(
+                "{n} simulations, best root sum of squared residuals {:.2}%",
+                best.sqrt() * 100.0
+            ))
+        },
+    )
+    .map_err(anyhow::Error::msg)?;
+    bar.finish_and_clear();
+    let elapsed = started.elapsed().as_secs_f64();
+
+    // The calibrated file: the fitted values (rounded for reading) and the fixed
+    // overrides, laid over the scenario file it extends.
+    let written = args
+        .write
+        .clone()
+        .unwrap_or_else(|| args.out.join("calibrated.toml"));
+    let mut sets = args.sets.clone();
+    sets.push(format!("name={}", toml::Value::String(name.clone())));
+    sets.extend(
+        free.iter()
+            .zip(&c.best.values)
+            .map(|(f, v)| f.set(calibrate::round(*v))),
+    );
+    let fitted = Scenario::compose(args.scenario.as_deref(), &sets)?;
+    let mut paths: Vec<String> = sets
+        .iter()
+        .filter_map(|s| s.split_once('=').map(|(p, _)| p.trim().to_string()))
+        .collect();
+    paths.dedup();
+    let overlay = fitted.overlay(&paths).map_err(anyhow::Error::msg)?;
+    let extends = match &args.scenario {
+        Some(base) => Some(relative_path(
+            base,
+            written.parent().unwrap_or(Path::new(".")),
+        )?),
+        None => None,
+    };
+    let command = std::iter::once("sendsim".to_string())
+        .chain(std::env::args().skip(1).map(|a| {
+            if a.chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_./=:,".contains(c))
+            {
+                a
+            } else {
+                format!("'{}'", a.replace('\'', "'\\''"))
+            }
+        }))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let text = calibrate::calibrated_file(
+        &c,
+        &command,
+        extends.as_deref(),
+        &toml::to_string(&overlay)?,
+    );
+    if let Some(dir) = written.parent().filter(|d| !d.as_os_str().is_empty()) {
+        create_out(dir)?;
+    }
+    write_atomic(&written, text.as_bytes())
+        .with_context(|| format!("cannot write {}", written.display()))?;
+    let reread = Scenario::load(&written)?;
+    if reread.hash() != fitted.hash() {
+        anyhow::bail!(
+            "{} does not give back the fitted scenario; please report this",
+            written.display()
+        );
+    }
+    write_atomic(
+        &args.out.join("calibration.json"),
+        (serde_json::to_string_pretty(&c)? + "\n").as_bytes(),
+    )?;
+    if !args.no_plots {
+        sim::calibrate_plots::write_all(&args.out, &c)?;
+    }
+    println!(
+        "{} · seed {} · {} replication(s) × {} notifications per simulation · common random numbers\n",
+        base.name, opts.seed, opts.replications, opts.notifications
+    );
+    print!("{}", calibrate::text_table(&c));
+    println!(
+        "\ncalibrated scenario {name:?} in {} · calibration.json in {} · {elapsed:.1} s",
+        written.display(),
+        args.out.display()
+    );
+    Ok(())
+}
+
+/// `target` as seen from the folder `from` (relative when they share a root, so a
+/// calibrated file and the one it extends can move together).
+fn relative_path(target: &Path, from: &Path) -> Result<String> {
+    let abs = |p: &Path| {
+        std::path::absolute(p).with_context(|| format!("cannot resolve {}", p.display()))
+    };
+    let (target, from) = (abs(target)?, abs(from)?);
+    let t: Vec<_> = target.components().collect();
+    let f: Vec<_> = from.components().collect();
+    let common = t.iter().zip(&f).take_while(|(a, b)| a == b).count();
+    if common == 0 {
+        return Ok(target.display().to_string());
+    }
+    let mut rel = PathBuf::new();
+    for _ in common..f.len() {
+        rel.push("..");
+    }
+    for c in &t[common..] {
+        rel.push(c);
+    }
+    Ok(rel.display().to_string())
 }
 
 /// A progress bar on stderr counting `total` notifications (hidden with `quiet`).
@@ -733,6 +968,7 @@ fn main() -> ExitCode {
         Command::Compare(args) => compare(args),
         Command::Sweep(args) => sweep(args),
         Command::Sensitivity(args) => sensitivity(args),
+        Command::Calibrate(args) => calibrate(args),
         Command::Merge {
             dirs,
             out,

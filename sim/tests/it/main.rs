@@ -1,5 +1,6 @@
 //! Integration tests of the simulator: one binary, one module per behaviour.
 
+mod calibrate_cmd;
 mod cancellation;
 mod capacity;
 mod cli;
