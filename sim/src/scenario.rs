@@ -425,7 +425,7 @@ fn clean_message(m: &str) -> String {
 
 /// A file and the files it extends, the furthest first: `extends = "base.toml"` names
 /// another scenario file, relative to the extending file's folder.
-fn extends_chain(path: &Path) -> Result<Vec<(toml::Table, String)>, ScenarioError> {
+fn extends_chain(path: &Path) -> Result<Vec<(toml::Table, String, String)>, ScenarioError> {
     let mut chain = Vec::new();
     let mut seen: Vec<std::path::PathBuf> = Vec::new();
     let mut next = Some(path.to_path_buf());
@@ -433,14 +433,17 @@ fn extends_chain(path: &Path) -> Result<Vec<(toml::Table, String)>, ScenarioErro
         let file = path.display().to_string();
         let text = std::fs::read_to_string(&path).map_err(|source| ScenarioError::Io {
             file: match chain.last() {
-                Some((_, by)) => format!("{file} (extended by {by})"),
+                Some((_, by, _)) => format!("{file} (extended by {by})"),
                 None => file.clone(),
             },
             source,
         })?;
         let canonical = path.canonicalize().unwrap_or_else(|_| path.clone());
         if seen.contains(&canonical) {
-            let names: Vec<String> = chain.iter().map(|(_, f): &(_, String)| f.clone()).collect();
+            let names: Vec<String> = chain
+                .iter()
+                .map(|(_, f, _): &(_, String, _)| f.clone())
+                .collect();
             return Err(ScenarioError::Compose {
                 file,
                 message: format!(
@@ -471,7 +474,7 @@ fn extends_chain(path: &Path) -> Result<Vec<(toml::Table, String)>, ScenarioErro
                 });
             }
         }
-        chain.push((table, file));
+        chain.push((table, file, text));
     }
     chain.reverse();
     Ok(chain)
@@ -606,6 +609,23 @@ impl Scenario {
             .expect("the built-in default scenario is valid")
     }
 
+    /// The texts a scenario is composed of, with their names, the default first: the
+    /// built-in default, then the files `path` extends (the furthest first), then `path`.
+    pub fn layer_texts(path: Option<&Path>) -> Result<Vec<(String, String)>, ScenarioError> {
+        let mut out = vec![(
+            DEFAULT_SCENARIO_TOML.to_string(),
+            "scenarios/default.toml (built in)".to_string(),
+        )];
+        if let Some(path) = path {
+            out.extend(
+                extends_chain(path)?
+                    .into_iter()
+                    .map(|(_, file, text)| (text, file)),
+            );
+        }
+        Ok(out)
+    }
+
     /// Reads a scenario file laid over the default (and over the files it `extends`).
     pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
         Scenario::compose(Some(path), &[])
@@ -618,7 +638,7 @@ impl Scenario {
         let mut table = parse_table(DEFAULT_SCENARIO_TOML, builtin)?;
         let mut origin = builtin.to_string();
         if let Some(path) = path {
-            for (layer, _) in extends_chain(path)? {
+            for (layer, _, _) in extends_chain(path)? {
                 merge(&mut table, layer);
             }
             origin = path.display().to_string();

@@ -115,6 +115,10 @@ struct RunArgs {
     /// The number of shards, when the index comes from the environment.
     #[arg(long, env = "SENDSIM_SHARDS")]
     shards: Option<u32>,
+    /// Also write report.html: one self-contained page (plots embedded, tables, every
+    /// parameter with its source) that can be mailed.
+    #[arg(long, conflicts_with = "no_plots")]
+    report: bool,
 }
 
 #[derive(clap::Args)]
@@ -859,6 +863,7 @@ fn run(args: RunArgs) -> Result<()> {
         quiet,
         shard,
         shards,
+        report,
     } = args;
     let scenario = load(scenario_path.as_deref(), &sets)?;
     let shard = parse_shard(shard.as_deref(), shards)?;
@@ -919,7 +924,7 @@ fn run(args: RunArgs) -> Result<()> {
         version: env!("CARGO_PKG_VERSION"),
         scenario: &name,
         scenario_hash: &hash,
-        scenario_file: scenario_path.map(|p| p.display().to_string()),
+        scenario_file: scenario_path.as_ref().map(|p| p.display().to_string()),
         overrides: &sets,
         seed: opts.seed,
         replications: opts.replications,
@@ -939,6 +944,31 @@ fn run(args: RunArgs) -> Result<()> {
         &out.join("run.json"),
         (serde_json::to_string_pretty(&record)? + "\n").as_bytes(),
     )?;
+    if report {
+        let sources = sim::provenance::Sources::read(
+            &Scenario::layer_texts(scenario_path.as_deref())?,
+            &sets,
+        );
+        let mut reproduce = String::from("sendsim run");
+        if let Some(p) = &scenario_path {
+            reproduce.push_str(&format!(" {}", p.display()));
+        }
+        for set in &sets {
+            reproduce.push_str(&format!(" --set '{set}'"));
+        }
+        reproduce.push_str(&format!(
+            " --seed {} --replications {} --notifications {} --report",
+            opts.seed, opts.replications, opts.notifications
+        ));
+        let page = sim::html_report::run_page(&sim::html_report::RunPage {
+            summary: &s,
+            scenario: &model.scenario,
+            sources: &sources,
+            plots: &out,
+            reproduce: &reproduce,
+        })?;
+        write_atomic(&out.join("report.html"), page.as_bytes())?;
+    }
     match format {
         Format::Text => {
             print!("{}", text_table(&s));
@@ -949,11 +979,12 @@ fn run(args: RunArgs) -> Result<()> {
                 );
             }
             println!(
-                "\n{} recipients in {:.2} s ({:.0} recipients/s) · results in {}",
+                "\n{} recipients in {:.2} s ({:.0} recipients/s) · results in {}{}",
                 recipients,
                 elapsed,
                 record.recipients_per_second,
-                out.display()
+                out.display(),
+                if report { " (report.html)" } else { "" }
             );
         }
         Format::Json => println!("{summary_json}"),

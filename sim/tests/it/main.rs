@@ -9,6 +9,7 @@ mod conservation;
 mod determinism;
 mod prices;
 mod refinement;
+mod report_html;
 mod scenarios;
 mod sensitivity;
 mod sensitivity_cmd;
