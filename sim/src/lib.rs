@@ -11,6 +11,7 @@ pub mod compare;
 pub mod dist;
 pub mod model;
 pub mod prices;
+pub mod project;
 pub mod provenance;
 pub mod rng;
 pub mod scenario;

@@ -16,6 +16,8 @@ use crate::dist::Dist;
 
 /// The built-in default scenario's text.
 pub const DEFAULT_SCENARIO_TOML: &str = include_str!("../../scenarios/default.toml");
+/// The built-in projection scenario (laid over the default): the national programme.
+pub const ADOPTION_SCENARIO_TOML: &str = include_str!("../../scenarios/adoption.toml");
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -46,6 +48,9 @@ pub struct Scenario {
     /// `sendsim sensitivity` moves one at a time; they do not change a run.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub ranges: BTreeMap<String, [f64; 2]>,
+    /// Adoption over months, for `sendsim project` (ignored by `run`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub projection: Option<crate::project::schema::Projection>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -626,6 +631,24 @@ impl Scenario {
         Ok(out)
     }
 
+    /// The built-in projection scenario (`scenarios/adoption.toml`) with `--set` overrides.
+    pub fn adoption(sets: &[String]) -> Result<Scenario, ScenarioError> {
+        let builtin = "scenarios/default.toml (built in)";
+        let mut table = parse_table(DEFAULT_SCENARIO_TOML, builtin)?;
+        merge(
+            &mut table,
+            parse_table(ADOPTION_SCENARIO_TOML, "scenarios/adoption.toml (built in)")?,
+        );
+        let mut origin = "scenarios/adoption.toml (built in)".to_string();
+        for set in sets {
+            apply_set(&mut table, set)?;
+        }
+        if !sets.is_empty() {
+            origin = format!("{origin} with --set {}", sets.join(" --set "));
+        }
+        Scenario::from_table(table, &origin)
+    }
+
     /// Reads a scenario file laid over the default (and over the files it `extends`).
     pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
         Scenario::compose(Some(path), &[])
@@ -1020,23 +1043,27 @@ impl Scenario {
         }
         c.non_negative("baseline.deposit_term_days", b.deposit_term_days);
         c.prob("baseline.second_attempt_share", b.second_attempt_share);
+        if let Some(p) = &s.projection {
+            let names: Vec<&str> = s.acts.iter().map(|a| a.name.as_str()).collect();
+            p.check(&mut c, &names);
+        }
         c.problems
     }
 }
 
 #[derive(Default)]
-struct Checker {
+pub(crate) struct Checker {
     problems: Vec<FieldProblem>,
 }
 
 impl Checker {
-    fn push(&mut self, path: &str, message: String) {
+    pub(crate) fn push(&mut self, path: &str, message: String) {
         self.problems.push(FieldProblem {
             path: path.to_string(),
             message,
         });
     }
-    fn prob(&mut self, path: &str, v: f64) {
+    pub(crate) fn prob(&mut self, path: &str, v: f64) {
         if !(v.is_finite() && (0.0..=1.0).contains(&v)) {
             self.push(
                 path,
@@ -1044,27 +1071,27 @@ impl Checker {
             );
         }
     }
-    fn non_negative(&mut self, path: &str, v: f64) {
+    pub(crate) fn non_negative(&mut self, path: &str, v: f64) {
         if !(v.is_finite() && v >= 0.0) {
             self.push(path, format!("expected a number >= 0, got {v}"));
         }
     }
-    fn positive(&mut self, path: &str, v: f64) {
+    pub(crate) fn positive(&mut self, path: &str, v: f64) {
         if !(v.is_finite() && v > 0.0) {
             self.push(path, format!("expected a number > 0, got {v}"));
         }
     }
-    fn at_least(&mut self, path: &str, v: f64, min: f64) {
+    pub(crate) fn at_least(&mut self, path: &str, v: f64, min: f64) {
         if v < min {
             self.push(path, format!("expected at least {min}, got {v}"));
         }
     }
-    fn range(&mut self, path: &str, v: f64, lo: f64, hi: f64) {
+    pub(crate) fn range(&mut self, path: &str, v: f64, lo: f64, hi: f64) {
         if !(v.is_finite() && v >= lo && v <= hi) {
             self.push(path, format!("expected a value from {lo} to {hi}, got {v}"));
         }
     }
-    fn sum_to_one(&mut self, path: &str, values: impl IntoIterator<Item = f64>) {
+    pub(crate) fn sum_to_one(&mut self, path: &str, values: impl IntoIterator<Item = f64>) {
         let total: f64 = values.into_iter().sum();
         if (total - 1.0).abs() > 1e-6 {
             self.push(
@@ -1073,7 +1100,7 @@ impl Checker {
             );
         }
     }
-    fn dist_min(&mut self, path: &str, d: &Dist, min: f64) {
+    pub(crate) fn dist_min(&mut self, path: &str, d: &Dist, min: f64) {
         match d.check() {
             Err(m) => self.push(path, format!("impossible distribution: {m}")),
             Ok(()) => {
@@ -1090,7 +1117,7 @@ impl Checker {
         }
     }
     /// Durations must be distributions over non-negative values.
-    fn duration(&mut self, path: &str, d: &Dist) {
+    pub(crate) fn duration(&mut self, path: &str, d: &Dist) {
         self.dist_min(path, d, 0.0)
     }
 }

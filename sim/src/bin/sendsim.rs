@@ -52,6 +52,10 @@ enum Command {
     /// Fit free parameters, within their ranges, so that the simulated KPIs meet targets;
     /// write the calibrated scenario file.
     Calibrate(CalibrateArgs),
+    /// Project adoption month by month: bodies joining, their volumes, recipients'
+    /// digital adoption, costs, savings, cash and the programme's budget, against the
+    /// public monthly series.
+    Project(ProjectArgs),
     /// Add up the shards of a run (`run --shard`) into its outputs, byte for byte those
     /// of the unsharded run.
     Merge {
@@ -220,6 +224,38 @@ struct SensitivityArgs {
     #[arg(long, default_value = "results/sensitivity")]
     out: PathBuf,
     /// Runs at once (default: one per core). Results do not depend on it.
+    #[arg(long, default_value_t = 0)]
+    threads: usize,
+    /// Skip the PNG and SVG plots.
+    #[arg(long)]
+    no_plots: bool,
+    /// No progress bar.
+    #[arg(long, short)]
+    quiet: bool,
+}
+
+#[derive(clap::Args)]
+struct ProjectArgs {
+    /// Scenario file with a [projection] table (default: the built-in
+    /// scenarios/adoption.toml, the national programme since July 2023).
+    scenario: Option<PathBuf>,
+    /// Months to project (default: the scenario's).
+    #[arg(long)]
+    months: Option<u32>,
+    /// Notifications simulated per month (default: the scenario's).
+    #[arg(long)]
+    sample: Option<u64>,
+    /// Override any parameter (repeatable), as in `run`, e.g.
+    /// `--set projection.adoption.io_send_enabled_share.ceiling=0.6`.
+    #[arg(long = "set", value_name = "PATH=VALUE")]
+    sets: Vec<String>,
+    /// Seed of the bodies and of every month's sample (default: the scenario's).
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Output folder.
+    #[arg(long, default_value = "results/project")]
+    out: PathBuf,
+    /// Months simulated at once (default: one per core). Results do not depend on it.
     #[arg(long, default_value_t = 0)]
     threads: usize,
     /// Skip the PNG and SVG plots.
@@ -521,6 +557,68 @@ fn sensitivity(args: SensitivityArgs) -> Result<()> {
     );
     print!("{}", sensitivity::text_table(&results));
     println!("results in {}", args.out.display());
+    Ok(())
+}
+
+fn project(args: ProjectArgs) -> Result<()> {
+    let mut sets = args.sets.clone();
+    if let Some(m) = args.months {
+        sets.push(format!("projection.months={m}"));
+    }
+    if let Some(n) = args.sample {
+        sets.push(format!("projection.sample_notifications={n}"));
+    }
+    let scenario = match &args.scenario {
+        Some(path) => Scenario::compose(Some(path), &sets)?,
+        None => Scenario::adoption(&sets)?,
+    };
+    let months = scenario.projection.as_ref().map_or(0, |p| p.months);
+    let seed = args.seed.unwrap_or(scenario.seed);
+    create_out(&args.out)?;
+    let bar = if args.quiet {
+        ProgressBar::hidden()
+    } else {
+        let b = ProgressBar::with_draw_target(Some(months as u64), ProgressDrawTarget::stderr());
+        b.set_style(
+            ProgressStyle::with_template(
+                "{spinner} projecting [{bar:40}] {pos}/{len} months ({elapsed}, eta {eta})",
+            )
+            .expect("progress template")
+            .progress_chars("=> "),
+        );
+        b
+    };
+    #[allow(clippy::disallowed_methods)]
+    let started = std::time::Instant::now();
+    let p = sim::project::project(&scenario, seed, args.threads, &|n| bar.inc(n))
+        .map_err(anyhow::Error::msg)?;
+    bar.finish_and_clear();
+    let elapsed = started.elapsed().as_secs_f64();
+    write_atomic(
+        &args.out.join("projection.csv"),
+        sim::project::csv(&p).as_bytes(),
+    )?;
+    write_atomic(
+        &args.out.join("projection.json"),
+        (serde_json::to_string_pretty(&p)? + "\n").as_bytes(),
+    )?;
+    if !args.no_plots {
+        sim::project::plots::write_all(&args.out, &p)?;
+    }
+    println!(
+        "{} · {} bodies · {} months from {} · seed {seed} · {} notifications simulated per month\n",
+        p.scenario,
+        p.bodies,
+        p.months.len(),
+        p.months.first().map_or("", |m| m.month.as_str()),
+        p.sample_notifications
+    );
+    print!("{}", sim::project::text_table(&p));
+    println!(
+        "\nresults in {} (projection.csv, projection.json{}) · {elapsed:.1} s",
+        args.out.display(),
+        if args.no_plots { "" } else { ", plots" }
+    );
     Ok(())
 }
 
@@ -1000,6 +1098,7 @@ fn main() -> ExitCode {
         Command::Sweep(args) => sweep(args),
         Command::Sensitivity(args) => sensitivity(args),
         Command::Calibrate(args) => calibrate(args),
+        Command::Project(args) => project(args),
         Command::Merge {
             dirs,
             out,

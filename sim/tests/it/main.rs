@@ -8,6 +8,7 @@ mod compare;
 mod conservation;
 mod determinism;
 mod prices;
+mod project_cmd;
 mod refinement;
 mod report_html;
 mod scenarios;
