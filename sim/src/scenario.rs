@@ -649,6 +649,20 @@ impl Scenario {
         Scenario::from_table(table, &origin)
     }
 
+    /// The texts of the built-in projection scenario, the default first.
+    pub fn adoption_layer_texts() -> Vec<(String, String)> {
+        vec![
+            (
+                DEFAULT_SCENARIO_TOML.to_string(),
+                "scenarios/default.toml (built in)".to_string(),
+            ),
+            (
+                ADOPTION_SCENARIO_TOML.to_string(),
+                "scenarios/adoption.toml (built in)".to_string(),
+            ),
+        ]
+    }
+
     /// Reads a scenario file laid over the default (and over the files it `extends`).
     pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
         Scenario::compose(Some(path), &[])

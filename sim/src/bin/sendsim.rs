@@ -149,6 +149,9 @@ struct CompareArgs {
     /// Output folder.
     #[arg(long, default_value = "results/compare")]
     out: PathBuf,
+    /// Also write report.html: one self-contained page (plots embedded, tables).
+    #[arg(long, conflicts_with = "no_plots")]
+    report: bool,
     /// Worker threads (default: one per core). Results do not depend on it.
     #[arg(long, default_value_t = 0)]
     threads: usize,
@@ -255,6 +258,10 @@ struct ProjectArgs {
     /// Output folder.
     #[arg(long, default_value = "results/project")]
     out: PathBuf,
+    /// Also write report.html: one self-contained page (plots embedded, tables, every
+    /// parameter with its source).
+    #[arg(long, conflicts_with = "no_plots")]
+    report: bool,
     /// Months simulated at once (default: one per core). Results do not depend on it.
     #[arg(long, default_value_t = 0)]
     threads: usize,
@@ -394,6 +401,22 @@ fn compare(args: CompareArgs) -> Result<()> {
     if !args.no_plots {
         let names: Vec<String> = c.scenarios.iter().map(|s| s.name.clone()).collect();
         sim::compare_plots::write_all(&args.out, &names, &runs)?;
+    }
+    if args.report {
+        let files: Vec<String> = args
+            .scenarios
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect();
+        let reproduce = format!(
+            "sendsim compare {} --seed {} --replications {} --notifications {} --report",
+            files.join(" "),
+            c.seed,
+            c.replications,
+            c.notifications_per_replication
+        );
+        let page = sim::html_report::compare_page(&c, &args.out, &reproduce)?;
+        write_atomic(&args.out.join("report.html"), page.as_bytes())?;
     }
     match args.format {
         Format::Text => {
@@ -604,6 +627,27 @@ fn project(args: ProjectArgs) -> Result<()> {
     )?;
     if !args.no_plots {
         sim::project::plots::write_all(&args.out, &p)?;
+    }
+    if args.report {
+        let layers = match &args.scenario {
+            Some(path) => Scenario::layer_texts(Some(path))?,
+            None => Scenario::adoption_layer_texts(),
+        };
+        let sources = sim::provenance::Sources::read(&layers, &sets);
+        let mut reproduce = String::from("sendsim project");
+        if let Some(path) = &args.scenario {
+            reproduce.push_str(&format!(" {}", path.display()));
+        }
+        for set in &args.sets {
+            reproduce.push_str(&format!(" --set '{set}'"));
+        }
+        reproduce.push_str(&format!(
+            " --months {} --sample {} --seed {seed} --report",
+            p.months.len(),
+            p.sample_notifications
+        ));
+        let page = sim::html_report::project_page(&p, &scenario, &sources, &args.out, &reproduce)?;
+        write_atomic(&args.out.join("report.html"), page.as_bytes())?;
     }
     println!(
         "{} · {} bodies · {} months from {} · seed {seed} · {} notifications simulated per month\n",

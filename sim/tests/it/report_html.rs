@@ -22,6 +22,20 @@ fn browser() -> Option<PathBuf> {
     None
 }
 
+/// The browser; without one the test is skipped, except under CI=true.
+fn browser_or_skip() -> Option<PathBuf> {
+    let b = browser();
+    if b.is_none() {
+        assert_ne!(
+            std::env::var("CI").as_deref(),
+            Ok("true"),
+            "CI=true but no chromium: install Debian's chromium (apt-get install chromium)"
+        );
+        eprintln!("skipped: no chromium on PATH (SENDSIM_CHROMIUM names another)");
+    }
+    b
+}
+
 /// Opens `page` with a probe that, once the page has loaded, lists its headings, its
 /// tables' row counts and each image's decoded size; returns the probe's JSON.
 fn open(browser: &Path, page: &Path, profile: &Path) -> serde_json::Value {
@@ -67,11 +81,7 @@ text:document.body.innerText.length});document.body.appendChild(p);});</script><
 
 #[test]
 fn the_report_renders_in_a_browser_with_its_headings_tables_and_plots() {
-    let Some(browser) = browser() else {
-        if std::env::var("CI").as_deref() == Ok("true") {
-            panic!("CI=true but no chromium: install Debian's chromium (apt-get install chromium)");
-        }
-        eprintln!("skipped: no chromium on PATH (SENDSIM_CHROMIUM names another)");
+    let Some(browser) = browser_or_skip() else {
         return;
     };
     let dir = std::env::temp_dir().join(format!("sendsim-report-{}", std::process::id()));
@@ -160,4 +170,87 @@ fn the_report_renders_in_a_browser_with_its_headings_tables_and_plots() {
     let seen = open(&browser, &broken, &profile);
     assert_eq!(seen["imgs"][0][1], 0, "a broken image has no width");
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Runs `sendsim ARGS --report --out DIR` and opens its page: the headings and the
+/// decoded images.
+fn report_of(browser: &Path, args: &[&str], name: &str) -> (Vec<String>, Vec<serde_json::Value>) {
+    let dir = std::env::temp_dir().join(format!("sendsim-report-{name}-{}", std::process::id()));
+    let r = Command::new(env!("CARGO_BIN_EXE_sendsim"))
+        .args(args)
+        .args(["--report", "--quiet", "--out"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    let seen = open(browser, &dir.join("report.html"), &dir.join("profile"));
+    let heads = seen["heads"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h.as_str().unwrap().to_string())
+        .collect();
+    let imgs = seen["imgs"].as_array().unwrap().clone();
+    let _ = std::fs::remove_dir_all(&dir);
+    (heads, imgs)
+}
+
+#[test]
+fn comparison_and_projection_reports_render_too() {
+    let Some(browser) = browser_or_skip() else {
+        return;
+    };
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let (heads, imgs) = report_of(
+        &browser,
+        &[
+            "compare",
+            root.join("scenarios/default.toml").to_str().unwrap(),
+            root.join("scenarios/io-doubled.toml").to_str().unwrap(),
+            "--notifications",
+            "2000",
+            "--replications",
+            "2",
+        ],
+        "compare",
+    );
+    assert_eq!(
+        heads,
+        [
+            "Scenarios compared: default vs io-doubled",
+            "Headline figures",
+            "Cash in",
+            "Where recipients ended",
+            "Every KPI",
+            "Scenarios",
+            "Reproduce"
+        ]
+    );
+    assert_eq!(imgs.len(), 2);
+    assert!(
+        imgs.iter()
+            .all(|i| i == &serde_json::json!([true, 1000, 600]))
+    );
+
+    let (heads, imgs) = report_of(
+        &browser,
+        &["project", "--months", "27", "--sample", "100"],
+        "project",
+    );
+    assert_eq!(heads[0], "Adoption projection: adoption");
+    for h in [
+        "Years against the public series",
+        "Notifications per month",
+        "Digital share",
+        "The programme",
+        "Scenario parameters",
+        "Sources",
+    ] {
+        assert!(heads.iter().any(|x| x == h), "{h} in {heads:?}");
+    }
+    assert_eq!(imgs.len(), 5);
+    assert!(
+        imgs.iter()
+            .all(|i| i == &serde_json::json!([true, 1000, 600]))
+    );
 }
