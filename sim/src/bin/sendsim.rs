@@ -105,12 +105,8 @@ struct RunArgs {
     /// What to print on stdout.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     format: Format,
-    /// Skip the PNG and SVG plots.
-    #[arg(long)]
-    no_plots: bool,
-    /// No progress bar.
-    #[arg(long, short)]
-    quiet: bool,
+    #[command(flatten)]
+    show: Show,
     /// Simulate only shard I of N and write its exact tallies (`shard-I-of-N.json`) for
     /// `sendsim merge`. Without it, the index is read from JOB_COMPLETION_INDEX or
     /// SLURM_ARRAY_TASK_ID when --shards (or SENDSIM_SHARDS) gives N.
@@ -158,12 +154,8 @@ struct CompareArgs {
     /// What to print on stdout.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     format: Format,
-    /// Skip the PNG and SVG plots.
-    #[arg(long)]
-    no_plots: bool,
-    /// No progress bar.
-    #[arg(long, short)]
-    quiet: bool,
+    #[command(flatten)]
+    show: Show,
 }
 
 #[derive(clap::Args)]
@@ -195,12 +187,8 @@ struct SweepArgs {
     /// Points run at once (default: one per core). Results do not depend on it.
     #[arg(long, default_value_t = 0)]
     threads: usize,
-    /// Skip the PNG and SVG plots.
-    #[arg(long)]
-    no_plots: bool,
-    /// No progress bar.
-    #[arg(long, short)]
-    quiet: bool,
+    #[command(flatten)]
+    show: Show,
 }
 
 #[derive(clap::Args)]
@@ -229,12 +217,8 @@ struct SensitivityArgs {
     /// Runs at once (default: one per core). Results do not depend on it.
     #[arg(long, default_value_t = 0)]
     threads: usize,
-    /// Skip the PNG and SVG plots.
-    #[arg(long)]
-    no_plots: bool,
-    /// No progress bar.
-    #[arg(long, short)]
-    quiet: bool,
+    #[command(flatten)]
+    show: Show,
 }
 
 #[derive(clap::Args)]
@@ -265,12 +249,8 @@ struct ProjectArgs {
     /// Months simulated at once (default: one per core). Results do not depend on it.
     #[arg(long, default_value_t = 0)]
     threads: usize,
-    /// Skip the PNG and SVG plots.
-    #[arg(long)]
-    no_plots: bool,
-    /// No progress bar.
-    #[arg(long, short)]
-    quiet: bool,
+    #[command(flatten)]
+    show: Show,
 }
 
 #[derive(clap::Args)]
@@ -316,6 +296,13 @@ struct CalibrateArgs {
     /// Worker threads (default: one per core). Results do not depend on it.
     #[arg(long, default_value_t = 0)]
     threads: usize,
+    #[command(flatten)]
+    show: Show,
+}
+
+/// What a command draws besides its files.
+#[derive(clap::Args)]
+struct Show {
     /// Skip the PNG and SVG plots.
     #[arg(long)]
     no_plots: bool,
@@ -379,7 +366,7 @@ fn compare(args: CompareArgs) -> Result<()> {
         threads: args.threads,
     };
     create_out(&args.out)?;
-    let bar = if args.quiet {
+    let bar = if args.show.quiet {
         ProgressBar::hidden()
     } else {
         // With --precision the number of replications is not known in advance.
@@ -398,7 +385,7 @@ fn compare(args: CompareArgs) -> Result<()> {
     let json = serde_json::to_string_pretty(&c)? + "\n";
     write_atomic(&args.out.join("compare.json"), json.as_bytes())?;
     write_atomic(&args.out.join("compare.csv"), compare::csv(&c).as_bytes())?;
-    if !args.no_plots {
+    if !args.show.no_plots {
         let names: Vec<String> = c.scenarios.iter().map(|s| s.name.clone()).collect();
         sim::compare_plots::write_all(&args.out, &names, &runs)?;
     }
@@ -460,14 +447,14 @@ fn sweep(args: SweepArgs) -> Result<()> {
     };
     create_out(&args.out)?;
     let total = opts.notifications * opts.replications as u64 * points.len() as u64;
-    let bar = progress_bar(args.quiet, "sweeping", total);
+    let bar = progress_bar(args.show.quiet, "sweeping", total);
     let reports = sweep::run_points(&models, &opts, args.threads, &|n| bar.inc(n));
     bar.finish_and_clear();
     write_atomic(
         &args.out.join("sweep.csv"),
         sweep::csv(&vary, &points, &reports).as_bytes(),
     )?;
-    let plotted = !args.no_plots
+    let plotted = !args.show.no_plots
         && sim::sweep_plots::write_all(&args.out, &vary, &points, &reports, args.lhs.is_none())?;
     let paths: Vec<&str> = vary.iter().map(|v| v.path.as_str()).collect();
     println!(
@@ -559,7 +546,7 @@ fn sensitivity(args: SensitivityArgs) -> Result<()> {
     };
     create_out(&args.out)?;
     let total = opts.notifications * opts.replications as u64 * models.len() as u64;
-    let bar = progress_bar(args.quiet, "sensitivity", total);
+    let bar = progress_bar(args.show.quiet, "sensitivity", total);
     let reports = sim::sweep::run_points(&models, &opts, args.threads, &|n| bar.inc(n));
     bar.finish_and_clear();
     let results = sensitivity::analyse(&kpis, &ranges, &reports);
@@ -567,7 +554,7 @@ fn sensitivity(args: SensitivityArgs) -> Result<()> {
         &args.out.join("sensitivity.csv"),
         sensitivity::csv(&results).as_bytes(),
     )?;
-    if !args.no_plots {
+    if !args.show.no_plots {
         sim::sensitivity_plots::write_all(&args.out, &results)?;
     }
     println!(
@@ -598,7 +585,7 @@ fn project(args: ProjectArgs) -> Result<()> {
     let months = scenario.projection.as_ref().map_or(0, |p| p.months);
     let seed = args.seed.unwrap_or(scenario.seed);
     create_out(&args.out)?;
-    let bar = if args.quiet {
+    let bar = if args.show.quiet {
         ProgressBar::hidden()
     } else {
         let b = ProgressBar::with_draw_target(Some(months as u64), ProgressDrawTarget::stderr());
@@ -625,7 +612,7 @@ fn project(args: ProjectArgs) -> Result<()> {
         &args.out.join("projection.json"),
         (serde_json::to_string_pretty(&p)? + "\n").as_bytes(),
     )?;
-    if !args.no_plots {
+    if !args.show.no_plots {
         sim::project::plots::write_all(&args.out, &p)?;
     }
     if args.report {
@@ -661,7 +648,7 @@ fn project(args: ProjectArgs) -> Result<()> {
     println!(
         "\nresults in {} (projection.csv, projection.json{}) · {elapsed:.1} s",
         args.out.display(),
-        if args.no_plots { "" } else { ", plots" }
+        if args.show.no_plots { "" } else { ", plots" }
     );
     Ok(())
 }
@@ -711,7 +698,7 @@ fn calibrate(args: CalibrateArgs) -> Result<()> {
         }
     }
     create_out(&args.out)?;
-    let bar = if args.quiet {
+    let bar = if args.show.quiet {
         ProgressBar::hidden()
     } else {
         let b = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
@@ -808,7 +795,7 @@ fn calibrate(args: CalibrateArgs) -> Result<()> {
         &args.out.join("calibration.json"),
         (serde_json::to_string_pretty(&c)? + "\n").as_bytes(),
     )?;
-    if !args.no_plots {
+    if !args.show.no_plots {
         sim::calibrate_plots::write_all(&args.out, &c)?;
     }
     println!(
@@ -1001,8 +988,7 @@ fn run(args: RunArgs) -> Result<()> {
         out,
         threads,
         format,
-        no_plots,
-        quiet,
+        show: Show { no_plots, quiet },
         shard,
         shards,
         report,

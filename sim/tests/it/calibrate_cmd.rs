@@ -64,16 +64,17 @@ fn the_seed_headlines_calibration_is_reproduced_within_its_stated_tolerance() {
     assert_eq!(s.name, "seed-headlines");
 
     let out = std::env::temp_dir().join(format!("sendsim-calibrate-{}", std::process::id()));
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_sendsim"));
-    cmd.args(["calibrate", "--quiet", "--no-plots"]);
+    let mut args: Vec<String> = ["calibrate", "--quiet", "--no-plots"]
+        .map(String::from)
+        .to_vec();
     for t in &h.targets {
-        cmd.args(["--target", t]);
+        args.extend(["--target".to_string(), t.clone()]);
     }
     for f in &h.free {
-        cmd.args(["--free", f]);
+        args.extend(["--free".to_string(), f.clone()]);
     }
-    let r = cmd
-        .args([
+    args.extend(
+        [
             "--tolerance",
             &h.tolerance.to_string(),
             "--notifications",
@@ -83,16 +84,11 @@ fn the_seed_headlines_calibration_is_reproduced_within_its_stated_tolerance() {
             "--iterations",
             "40",
             "--out",
-        ])
-        .arg(&out)
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&r.stdout);
-    assert!(
-        r.status.success(),
-        "{stdout}{}",
-        String::from_utf8_lossy(&r.stderr)
+        ]
+        .map(String::from),
     );
+    args.push(out.display().to_string());
+    let stdout = crate::support::sendsim_ok(&args);
     assert!(stdout.contains("every target met"), "{stdout}");
     let c: sim::calibrate::Calibration =
         serde_json::from_str(&std::fs::read_to_string(out.join("calibration.json")).unwrap())

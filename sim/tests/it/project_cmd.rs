@@ -1,8 +1,6 @@
 //! `sendsim project`: bodies join over months and send through the model; the shipped
 //! adoption scenario reproduces the public 2024 and 2025 totals and digital shares.
 
-use std::process::Command;
-
 use sim::Scenario;
 use sim::project::{Projected, project};
 
@@ -209,19 +207,10 @@ fn bad_projection_tables_name_the_field() {
 fn the_adoption_scenario_reproduces_the_public_2024_and_2025_figures() {
     let out = std::env::temp_dir().join(format!("sendsim-project-{}", std::process::id()));
     // 27 months (July 2023 to September 2025) of 270 notifications: 7,290 in all.
-    let r = Command::new(env!("CARGO_BIN_EXE_sendsim"))
-        .args([
-            "project", "--quiet", "--months", "27", "--sample", "270", "--out",
-        ])
-        .arg(&out)
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&r.stdout);
-    assert!(
-        r.status.success(),
-        "{stdout}{}",
-        String::from_utf8_lossy(&r.stderr)
-    );
+    let out_arg = out.display().to_string();
+    let stdout = crate::support::sendsim_ok([
+        "project", "--quiet", "--months", "27", "--sample", "270", "--out", &out_arg,
+    ]);
     let p: Projected =
         serde_json::from_str(&std::fs::read_to_string(out.join("projection.json")).unwrap())
             .unwrap();

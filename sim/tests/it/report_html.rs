@@ -85,21 +85,18 @@ fn the_report_renders_in_a_browser_with_its_headings_tables_and_plots() {
         return;
     };
     let dir = std::env::temp_dir().join(format!("sendsim-report-{}", std::process::id()));
-    let r = Command::new(env!("CARGO_BIN_EXE_sendsim"))
-        .args([
-            "run",
-            "--report",
-            "--quiet",
-            "--notifications",
-            "10000",
-            "--replications",
-            "2",
-            "--out",
-        ])
-        .arg(&dir)
-        .output()
-        .unwrap();
-    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    let dir_arg = dir.display().to_string();
+    crate::support::sendsim_ok([
+        "run",
+        "--report",
+        "--quiet",
+        "--notifications",
+        "10000",
+        "--replications",
+        "2",
+        "--out",
+        &dir_arg,
+    ]);
     let page = dir.join("report.html");
     let html = std::fs::read_to_string(&page).unwrap();
     // Self-contained: nothing is fetched from elsewhere.
@@ -176,13 +173,10 @@ fn the_report_renders_in_a_browser_with_its_headings_tables_and_plots() {
 /// decoded images.
 fn report_of(browser: &Path, args: &[&str], name: &str) -> (Vec<String>, Vec<serde_json::Value>) {
     let dir = std::env::temp_dir().join(format!("sendsim-report-{name}-{}", std::process::id()));
-    let r = Command::new(env!("CARGO_BIN_EXE_sendsim"))
-        .args(args)
-        .args(["--report", "--quiet", "--out"])
-        .arg(&dir)
-        .output()
-        .unwrap();
-    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    let mut all: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+    all.extend(["--report", "--quiet", "--out"].map(String::from));
+    all.push(dir.display().to_string());
+    crate::support::sendsim_ok(&all);
     let seen = open(browser, &dir.join("report.html"), &dir.join("profile"));
     let heads = seen["heads"]
         .as_array()

@@ -122,3 +122,23 @@ pub fn notification(model: &Model, recipients: Vec<RecipientProfile>) -> Notific
     n.recipients = recipients;
     n
 }
+
+/// Runs the `sendsim` binary with `args`; panics with its output unless it succeeds, and
+/// returns its stdout.
+pub fn sendsim_ok<I, S>(args: I) -> String
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<std::ffi::OsStr>,
+{
+    let r = std::process::Command::new(env!("CARGO_BIN_EXE_sendsim"))
+        .args(args)
+        .output()
+        .expect("sendsim starts");
+    let stdout = String::from_utf8_lossy(&r.stdout).to_string();
+    assert!(
+        r.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&r.stderr)
+    );
+    stdout
+}
