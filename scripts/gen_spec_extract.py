@@ -24,11 +24,6 @@ import sys
 
 import yaml
 
-bundle = sys.argv[1] if len(sys.argv) > 1 else os.path.join(
-    os.path.dirname(__file__), "..", "..", "shared", "spec", "pn-delivery",
-    "api-external-b2b-pa-bundle.yaml")
-out = os.path.join(os.path.dirname(__file__), "..", "mocks", "spec", "b2b-pa.json")
-
 KEEP = {
     "type", "format", "properties", "required", "enum", "pattern", "maxLength",
     "minLength", "minItems", "maxItems", "minimum", "maximum", "exclusiveMaximum",
@@ -47,7 +42,7 @@ def clean(node, name=None):
         if k not in KEEP:
             continue
         if k == "properties":
-            outn[k] = {p: clean(s) for p, s in v.items()}
+            outn[k] = {p: clean(s) for p, s in (v or {}).items()}
         elif k in ("items", "additionalProperties") and isinstance(v, dict):
             outn[k] = clean(v)
         elif k in ("oneOf", "anyOf", "allOf"):
@@ -67,57 +62,66 @@ def clean(node, name=None):
     return outn
 
 
-with open(bundle, encoding="utf-8") as f:
-    doc = yaml.safe_load(f)
+def main():
+    bundle = sys.argv[1] if len(sys.argv) > 1 else os.path.join(
+        os.path.dirname(__file__), "..", "..", "shared", "spec", "pn-delivery",
+        "api-external-b2b-pa-bundle.yaml")
+    out = os.path.join(os.path.dirname(__file__), "..", "mocks", "spec", "b2b-pa.json")
+    with open(bundle, encoding="utf-8") as f:
+        doc = yaml.safe_load(f)
 
-components = doc.get("components", {})
-schemas = {n: clean(s, n) for n, s in components.get("schemas", {}).items()}
-params = {}
-for n, p in components.get("parameters", {}).items():
-    params[n] = {k: (clean(v) if k == "schema" else v)
-                 for k, v in p.items() if k in ("name", "in", "required", "schema")}
-
-
-def param(p):
-    if "$ref" in p:
-        return {"$ref": p["$ref"]}
-    return {k: (clean(v) if k == "schema" else v)
-            for k, v in p.items() if k in ("name", "in", "required", "schema")}
+    components = doc.get("components", {})
+    schemas = {n: clean(s, n) for n, s in components.get("schemas", {}).items()}
+    params = {}
+    for n, p in components.get("parameters", {}).items():
+        params[n] = {k: (clean(v) if k == "schema" else v)
+                     for k, v in p.items() if k in ("name", "in", "required", "schema")}
 
 
-paths = {}
-for path, item in doc.get("paths", {}).items():
-    ops = {}
-    for method, op in item.items():
-        if method not in ("get", "post", "put", "delete", "patch"):
-            continue
-        entry = {"operationId": op.get("operationId"),
-                 "parameters": [param(p) for p in item.get("parameters", []) + op.get("parameters", [])]}
-        body = op.get("requestBody")
-        if body:
-            content = body.get("content", {})
-            media = next(iter(content.values()), {})
-            entry["requestBody"] = {"required": body.get("required", False),
-                                    "schema": clean(media.get("schema", {}))}
-        responses = {}
-        for status, r in op.get("responses", {}).items():
-            content = r.get("content", {})
-            if content:
-                ctype, media = next(iter(content.items()))
-                responses[str(status)] = {"contentType": ctype, "schema": clean(media.get("schema", {}))}
-            else:
-                responses[str(status)] = {}
-        entry["responses"] = responses
-        ops[method] = entry
-    paths[path] = ops
+    def param(p):
+        if "$ref" in p:
+            return {"$ref": p["$ref"]}
+        return {k: (clean(v) if k == "schema" else v)
+                for k, v in p.items() if k in ("name", "in", "required", "schema")}
 
-extract = {
-    "source": "pagopa/pn-delivery docs/openapi/api-external-b2b-pa-bundle.yaml (structural extract)",
-    "paths": paths,
-    "components": {"schemas": schemas, "parameters": params},
-}
-os.makedirs(os.path.dirname(out), exist_ok=True)
-with open(out, "w", encoding="utf-8") as f:
-    json.dump(extract, f, indent=1, sort_keys=True, ensure_ascii=False)
-    f.write("\n")
-print(f"{len(paths)} paths, {len(schemas)} schemas written to {out}")
+
+    paths = {}
+    for path, item in doc.get("paths", {}).items():
+        ops = {}
+        for method, op in item.items():
+            if method not in ("get", "post", "put", "delete", "patch"):
+                continue
+            entry = {"operationId": op.get("operationId"),
+                     "parameters": [param(p) for p in item.get("parameters", []) + op.get("parameters", [])]}
+            body = op.get("requestBody")
+            if body:
+                content = body.get("content", {})
+                media = next(iter(content.values()), {})
+                entry["requestBody"] = {"required": body.get("required", False),
+                                        "schema": clean(media.get("schema", {}))}
+            responses = {}
+            for status, r in op.get("responses", {}).items():
+                content = r.get("content", {})
+                if content:
+                    ctype, media = next(iter(content.items()))
+                    responses[str(status)] = {"contentType": ctype, "schema": clean(media.get("schema", {}))}
+                else:
+                    responses[str(status)] = {}
+            entry["responses"] = responses
+            ops[method] = entry
+        paths[path] = ops
+
+    extract = {
+        "source": "pagopa/pn-delivery docs/openapi/api-external-b2b-pa-bundle.yaml (structural extract)",
+        "paths": paths,
+        "components": {"schemas": schemas, "parameters": params},
+    }
+    os.makedirs(os.path.dirname(out), exist_ok=True)
+    with open(out, "w", encoding="utf-8") as f:
+        json.dump(extract, f, indent=1, sort_keys=True, ensure_ascii=False)
+        f.write("\n")
+    print(f"{len(paths)} paths, {len(schemas)} schemas written to {out}")
+
+
+if __name__ == "__main__":
+    main()

@@ -4,6 +4,7 @@
 //! Unlike the model, the mock and the load generator are real-time programs: they read
 //! the wall clock (`sim/clippy.toml` bans it only in the model).
 
+pub mod channels;
 pub mod clock;
 pub mod conformance;
 pub mod faults;

@@ -84,6 +84,7 @@ pub struct App {
     pub metrics: crate::metrics::Metrics,
     pub conformance: Conformance,
     store: Mutex<Store>,
+    channels: Mutex<crate::channels::api::Store>,
 }
 
 pub type Shared = Arc<App>;
@@ -126,11 +127,17 @@ impl App {
             config,
             base_url,
             store: Mutex::new(Store::with_capacity(reserved)),
+            channels: Mutex::new(Default::default()),
         })
     }
 
     pub fn store(&self) -> MutexGuard<'_, Store> {
         self.store.lock().expect("store")
+    }
+
+    /// The provider side's requests (External Channel).
+    pub fn channels(&self) -> MutexGuard<'_, crate::channels::api::Store> {
+        self.channels.lock().expect("channels")
     }
 }
 
@@ -988,6 +995,7 @@ async fn cancel(State(app): State<Shared>, headers: HeaderMap, Path(iun): Path<S
 
 async fn admin_reset(State(app): State<Shared>) -> Response {
     *app.store() = Store::with_capacity(app.config.max_notifications.unwrap_or(0));
+    *app.channels() = Default::default();
     StatusCode::NO_CONTENT.into_response()
 }
 
@@ -1368,6 +1376,7 @@ pub fn router(app: Shared) -> Router {
         .route("/mock/outages", post(admin_outage))
         .route("/mock/conformance", get(admin_conformance))
         .route("/metrics", get(metrics))
+        .merge(crate::channels::api::routes())
         .fallback(|| async { Problem::not_found("path").into_response() })
         .layer(axum::middleware::from_fn_with_state(
             app.clone(),

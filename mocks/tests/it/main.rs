@@ -1,5 +1,6 @@
 //! Integration tests of the mock SEND server over real HTTP on port 0.
 
+mod channels;
 mod conformance;
 mod faults;
 mod flow;

@@ -510,6 +510,36 @@ impl Model {
         self.notification_posted(key, n, sink, &mut PostWhenReady, on_recipient)
     }
 
+    /// One PEC message sent on its own (an External Channel request): whether the box
+    /// accepts delivery, and the seconds from sending to the provider's final receipt
+    /// (C003 on success, C004 on failure), from the scenario's PEC parameters.
+    pub fn pec_message<R: rand::Rng + ?Sized>(&self, rng: &mut R) -> (bool, Tick) {
+        let (u_ok, u_delay) = (unit(rng), unit(rng));
+        let ok = u_ok < self.scenario.pec.working_box_share;
+        let delay = if ok {
+            crate::time::minutes(self.pec_delivery.at(u_delay)).max(2 * crate::time::MINUTE)
+        } else {
+            hours(self.pec_failure.at(u_delay)).max(2 * crate::time::MINUTE)
+        };
+        (ok, delay)
+    }
+
+    /// One registered letter posted on its own (a postal engagement) at `posted`, to an
+    /// address the scenario finds correct with its `correct_address_share` (always when
+    /// `address_known_good`), through the same postal model as SEND's letters.
+    pub fn letter<R: rand::Rng + ?Sized>(
+        &self,
+        rng: &mut R,
+        product: crate::prices::Product,
+        address_known_good: bool,
+        posted: Tick,
+    ) -> postal::PostalResult {
+        let r = &self.scenario.recipients;
+        let correct = address_known_good || unit(rng) < r.correct_address_share;
+        let deceased = unit(rng) < r.deceased_share;
+        self.postal.attempt(rng, product, correct, deceased, posted)
+    }
+
     /// As `notification`, with SEND's letters posted when `posting` says (the postal
     /// capacity queue); the baseline's letters are not queued.
     pub fn notification_posted<S: TimelineSink>(

@@ -1,0 +1,384 @@
+//! The External Channel API: PEC messages, courtesy messages and paper engagements
+//! through each outcome path, model-driven or forced by the address; contract errors.
+
+use base64::Engine;
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+use crate::support::{Mock, start};
+
+const LEGAL: &str = "/external-channels/v1/digital-deliveries/legal-full-message-requests";
+const SMS: &str = "/external-channels/v1/digital-deliveries/courtesy-simple-message-requests";
+const MAIL: &str = "/external-channels/v1/digital-deliveries/courtesy-full-message-requests";
+const PAPER: &str = "/external-channels/v1/paper-deliveries-engagements";
+const TEMPLATE_LEGAL: &str =
+    "/external-channels/v1/digital-deliveries/legal-full-message-requests/{requestIdx}";
+const TEMPLATE_PAPER: &str = "/external-channels/v1/paper-deliveries-engagements/{requestIdx}";
+
+fn spec() -> &'static mocks::spec::Spec {
+    mocks::spec::Spec::external_channels()
+}
+
+fn pec(address: &str) -> Value {
+    json!({
+        "requestId": "r",
+        "eventType": "LEGAL",
+        "qos": "INTERACTIVE",
+        "clientRequestTimeStamp": "2026-03-02T08:00:00Z",
+        "channel": "PEC",
+        "receiverDigitalAddress": address,
+        "messageText": "Notifica",
+        "subjectText": "Notifica",
+        "messageContentType": "text/plain",
+    })
+}
+
+fn engagement(product: &str, address: &str) -> Value {
+    json!({
+        "iun": "ABCD-EFGH-IJKL-202603-A-1",
+        "requestId": "PREPARE_ANALOG_DOMICILE.IUN_ABCD-EFGH-IJKL-202603-A-1.RECINDEX_0.ATTEMPT_0",
+        "requestSenderId": "pn-cons-000",
+        "requestPAId": "00414580183",
+        "clientRequestTimeStamp": "2026-03-02T08:00:00Z",
+        "eventType": "PN_EVENT",
+        "productType": product,
+        "attachments": [{ "uri": "safestorage://PN_AAR-0001.pdf", "order": 0, "documentType": "AAR", "sha256": "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=" }],
+        "printType": "BN_FRONTE_RETRO",
+        "receiverName": "Mario Rossi",
+        "receiverAddress": address,
+        "receiverCap": "00100",
+        "receiverCity": "Roma",
+        "receiverPr": "RM",
+        "senderName": "PagoPA",
+        "senderAddress": "Via Sardegna 38",
+        "senderCity": "Roma",
+        "senderPr": "RM",
+    })
+}
+
+impl Mock {
+    async fn ec(&self, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
+        let mut req = self
+            .http
+            .request(method.parse().unwrap(), format!("{}{path}", self.url))
+            .header("x-pagopa-extch-cx-id", "pn-delivery-push");
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let resp = req.send().await.unwrap();
+        let status = resp.status().as_u16();
+        let bytes = resp.bytes().await.unwrap();
+        (
+            status,
+            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        )
+    }
+
+    /// Sends, lets `seconds` pass, returns every event so far.
+    async fn through(&self, base: &str, id: &str, body: Value, seconds: i64) -> Vec<Value> {
+        let (s, b) = self.ec("PUT", &format!("{base}/{id}"), Some(body)).await;
+        assert_eq!(s, 204, "{b}");
+        self.advance(seconds).await;
+        let (s, b) = self
+            .call(
+                "GET",
+                &format!("/mock/channels/requests/{id}/events"),
+                None,
+                None,
+            )
+            .await
+            .clone_status_body();
+        assert_eq!(s, 200, "{b}");
+        b["events"].as_array().unwrap().clone()
+    }
+}
+
+trait StatusBody {
+    fn clone_status_body(self) -> (u16, Value);
+}
+impl StatusBody for (u16, std::collections::HashMap<String, String>, Value) {
+    fn clone_status_body(self) -> (u16, Value) {
+        (self.0, self.2)
+    }
+}
+
+fn codes(events: &[Value], field: &str) -> Vec<String> {
+    events
+        .iter()
+        .map(|e| e[field].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[tokio::test]
+async fn a_pec_message_goes_through_each_outcome_path() {
+    let m = start(41, true).await;
+    // Delivered and failed, forced; not accepted and a virus, by script.
+    for (id, address, expected, status) in [
+        (
+            "pec-ok-1",
+            "mario@ok.pec.it @ok",
+            vec!["C000", "C001", "C005", "C003"],
+            "OK",
+        ),
+        (
+            "pec-ko-1",
+            "mario@fail.pec.it",
+            vec!["C000", "C001", "C007", "C004"],
+            "ERROR",
+        ),
+        (
+            "pec-na-1",
+            "x@sequence.2s-C000.2s-C002",
+            vec!["C000", "C002"],
+            "ERROR",
+        ),
+        (
+            "pec-vi-1",
+            "x@sequence.1s-C000.1s-C001.3s-C006",
+            vec!["C000", "C001", "C006"],
+            "ERROR",
+        ),
+    ] {
+        let events = m.through(LEGAL, id, pec(address), 60).await;
+        assert_eq!(codes(&events, "eventCode"), expected, "{address}");
+        let (s, last) = m.ec("GET", &format!("{LEGAL}/{id}"), None).await;
+        assert_eq!(s, 200);
+        assert_eq!(last["eventCode"], *expected.last().unwrap());
+        assert_eq!(last["status"], status);
+        assert!(
+            spec()
+                .check_response(TEMPLATE_LEGAL, "get", 200, &last)
+                .is_empty(),
+            "{last}"
+        );
+        for e in &events {
+            assert!(
+                spec()
+                    .check_response(TEMPLATE_LEGAL, "get", 200, e)
+                    .is_empty(),
+                "{e}"
+            );
+        }
+    }
+    // Model-driven: the scenario's PEC boxes (94% work) decide, over simulated hours.
+    let mut finals = std::collections::BTreeMap::new();
+    for i in 0..40 {
+        let id = format!("pec-model-{i:03}");
+        let (s, _) = m
+            .ec(
+                "PUT",
+                &format!("{LEGAL}/{id}"),
+                Some(pec("mario.rossi@pec.it")),
+            )
+            .await;
+        assert_eq!(s, 204);
+    }
+    m.advance(3 * 86_400).await;
+    for i in 0..40 {
+        let (s, last) = m
+            .ec("GET", &format!("{LEGAL}/pec-model-{i:03}"), None)
+            .await;
+        assert_eq!(s, 200);
+        *finals
+            .entry(last["eventCode"].as_str().unwrap().to_string())
+            .or_insert(0) += 1;
+    }
+    assert!(finals.get("C003").copied().unwrap_or(0) >= 30, "{finals:?}");
+    assert_eq!(
+        finals
+            .keys()
+            .filter(|k| *k != "C003" && *k != "C004")
+            .count(),
+        0,
+        "{finals:?}"
+    );
+}
+
+#[tokio::test]
+async fn courtesy_messages_are_sent_or_fail_as_the_address_says() {
+    let m = start(42, true).await;
+    let mut sms = pec("+393331234567");
+    sms["channel"] = json!("SMS");
+    let events = m.through(SMS, "sms-ok-1", sms.clone(), 3600).await;
+    assert_eq!(codes(&events, "eventCode"), ["S003"]);
+    sms["receiverDigitalAddress"] = json!("0013331234567");
+    let events = m.through(SMS, "sms-ko-1", sms, 3600).await;
+    assert_eq!(codes(&events, "eventCode"), ["S008"]);
+    assert_eq!(events[0]["status"], "ERROR");
+    let mut mail = pec("mario@example.it");
+    mail["channel"] = json!("EMAIL");
+    let events = m.through(MAIL, "mail-ok-1", mail, 3600).await;
+    assert_eq!(codes(&events, "eventCode"), ["M003"]);
+}
+
+#[tokio::test]
+async fn paper_engagements_play_named_sequences_with_downloadable_attachments() {
+    let m = start(43, true).await;
+    for (id, product, address, last, doc) in [
+        ("paper-ok-ar", "AR", "Via Roma 1 @OK_AR", "RECRN001C", "AR"),
+        (
+            "paper-irr-ar",
+            "AR",
+            "Via Roma 2 @FAIL-Irreperibile_AR",
+            "RECRN002F",
+            "Plico",
+        ),
+        (
+            "paper-giac-ar",
+            "AR",
+            "Via Roma 3 @OK-Giacenza_AR",
+            "RECRN003C",
+            "AR",
+        ),
+        (
+            "paper-giac-890",
+            "890",
+            "Via Roma 4 @OK-Giacenza-lte10_890",
+            "RECAG005C",
+            "23L",
+        ),
+    ] {
+        let events = m
+            .through(PAPER, id, engagement(product, address), 600)
+            .await;
+        let got = codes(&events, "statusCode");
+        assert_eq!(got.first().unwrap(), "CON080", "{got:?}");
+        assert_eq!(got.last().unwrap(), last, "{got:?}");
+        for e in &events {
+            assert!(
+                spec()
+                    .check_response(TEMPLATE_PAPER, "get", 200, e)
+                    .is_empty(),
+                "{e}"
+            );
+        }
+        if id == "paper-irr-ar" {
+            let failure = events
+                .iter()
+                .find(|e| e["statusCode"] == "RECRN002D")
+                .unwrap();
+            assert_eq!(failure["deliveryFailureCause"], "M04");
+        }
+        // The proof is downloadable and its sha256 is right.
+        let att = events
+            .iter()
+            .flat_map(|e| e["attachments"].as_array().cloned().unwrap_or_default())
+            .find(|a| a["documentType"] == doc)
+            .unwrap_or_else(|| panic!("{doc} in {events:?}"));
+        let bytes = m
+            .http
+            .get(att["uri"].as_str().unwrap())
+            .send()
+            .await
+            .unwrap()
+            .bytes()
+            .await
+            .unwrap();
+        let sha = base64::engine::general_purpose::STANDARD.encode(Sha256::digest(&bytes));
+        assert_eq!(att["sha256"], sha);
+        assert!(bytes.starts_with(b"%PDF"));
+    }
+    // A discovery: the engagement to the discovered address plays the second phase.
+    let events = m
+        .through(
+            PAPER,
+            "paper-disc-1",
+            engagement("AR", "Via Roma 5 @FAIL-Discovery_AR"),
+            600,
+        )
+        .await;
+    let found = events
+        .iter()
+        .find_map(|e| e["discoveredAddress"]["address"].as_str())
+        .unwrap()
+        .to_string();
+    let events = m
+        .through(PAPER, "paper-disc-2", engagement("AR", &found), 600)
+        .await;
+    assert_eq!(codes(&events, "statusCode").last().unwrap(), "RECRN001C");
+}
+
+#[tokio::test]
+async fn a_model_letter_ends_with_its_products_final_code() {
+    let m = start(44, true).await;
+    for i in 0..10 {
+        let (s, b) = m
+            .ec(
+                "PUT",
+                &format!("{PAPER}/paper-model-{i}"),
+                Some(engagement("890", "Via Verdi 1")),
+            )
+            .await;
+        assert_eq!(s, 204, "{b}");
+    }
+    m.advance(60 * 86_400).await;
+    for i in 0..10 {
+        let (s, last) = m.ec("GET", &format!("{PAPER}/paper-model-{i}"), None).await;
+        assert_eq!(s, 200);
+        let code = last["statusCode"].as_str().unwrap();
+        assert!(
+            code.starts_with("RECAG")
+                && (code.ends_with('C') || code.ends_with('F') || code == "RECAG004"),
+            "{last}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn contract_errors_are_problems() {
+    let m = start(45, true).await;
+    let problem = |b: &Value| spec().check_schema("errors.Problem", b);
+    // Schema violation.
+    let (s, b) = m
+        .ec(
+            "PUT",
+            &format!("{LEGAL}/bad-body-1"),
+            Some(json!({ "requestId": "x" })),
+        )
+        .await;
+    assert_eq!(s, 400);
+    assert!(problem(&b).is_empty(), "{b}");
+    assert!(
+        b["errors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["element"] == "body.receiverDigitalAddress")
+    );
+    // A repeated requestIdx.
+    let (s, _) = m
+        .ec("PUT", &format!("{LEGAL}/dup-00001"), Some(pec("a@pec.it")))
+        .await;
+    assert_eq!(s, 204);
+    let (s, b) = m
+        .ec("PUT", &format!("{LEGAL}/dup-00001"), Some(pec("a@pec.it")))
+        .await;
+    assert_eq!(s, 409);
+    assert!(problem(&b).is_empty(), "{b}");
+    // Unknown request, missing client header, a typo in a script.
+    let (s, b) = m.ec("GET", &format!("{LEGAL}/nothing-here"), None).await;
+    assert_eq!(s, 404);
+    assert!(problem(&b).is_empty(), "{b}");
+    let (s, _, _) = m
+        .call("GET", &format!("{LEGAL}/dup-00001"), None, None)
+        .await;
+    assert_eq!(s, 400);
+    let (s, b) = m
+        .ec(
+            "PUT",
+            &format!("{LEGAL}/typo-00001"),
+            Some(pec("x@sequence.5x-C000")),
+        )
+        .await;
+    assert_eq!(s, 400);
+    assert!(b["detail"].as_str().unwrap().contains("5x"), "{b}");
+    let (s, b) = m
+        .ec(
+            "PUT",
+            &format!("{PAPER}/prod-00001"),
+            Some(engagement("XYZ", "Via Roma 1")),
+        )
+        .await;
+    assert_eq!(s, 400);
+    assert!(b["detail"].as_str().unwrap().contains("productType"), "{b}");
+}
