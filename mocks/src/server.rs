@@ -53,7 +53,14 @@ pub struct Config {
     pub faults: FaultProfile,
     /// Notifications held in full at most; the oldest finished ones are dropped beyond.
     pub max_notifications: Option<usize>,
+    /// Keys (`x-api-key`) the consolidator API accepts.
+    pub consolidator_keys: Vec<String>,
+    /// Where the consolidator pushes its progress events (SEND's ingress), if anywhere.
+    pub push: Option<crate::channels::consolidator::PushTarget>,
 }
+
+/// The consolidator API's key when none is given.
+pub const DEFAULT_CONSOLIDATOR_KEY: &str = "sendmock-consolidator-key";
 
 impl Default for Config {
     fn default() -> Config {
@@ -70,6 +77,8 @@ impl Default for Config {
             plans: HashMap::from([(DEFAULT_API_KEY.to_string(), UsagePlan::STANDARD_B2B)]),
             faults: FaultProfile::default(),
             max_notifications: Some(DEFAULT_MAX_NOTIFICATIONS),
+            consolidator_keys: vec![DEFAULT_CONSOLIDATOR_KEY.to_string()],
+            push: None,
         }
     }
 }
@@ -1377,6 +1386,7 @@ pub fn router(app: Shared) -> Router {
         .route("/mock/conformance", get(admin_conformance))
         .route("/metrics", get(metrics))
         .merge(crate::channels::api::routes())
+        .merge(crate::channels::consolidator::routes())
         .fallback(|| async { Problem::not_found("path").into_response() })
         .layer(axum::middleware::from_fn_with_state(
             app.clone(),
@@ -1391,6 +1401,12 @@ pub async fn run(
     app: Shared,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    if let Some(target) = app.config.push.clone() {
+        tokio::spawn(crate::channels::consolidator::push_loop(
+            app.clone(),
+            target,
+        ));
+    }
     axum::serve(listener, router(app))
         .with_graceful_shutdown(shutdown)
         .await

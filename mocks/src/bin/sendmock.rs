@@ -104,6 +104,16 @@ enum Command {
         /// goes to stderr).
         #[arg(long)]
         report: Option<PathBuf>,
+        /// A key (`x-api-key`) the consolidator API accepts (repeatable).
+        #[arg(long = "consolidator-key", default_value = server::DEFAULT_CONSOLIDATOR_KEY)]
+        consolidator_keys: Vec<String>,
+        /// Push the consolidator's progress events to this SEND ingress base URL
+        /// (PUT URL/consolidatore-ingress/v1/push-progress-events), retrying on failure.
+        #[arg(long, value_name = "URL")]
+        push_events: Option<String>,
+        /// The x-api-key sent with pushed events.
+        #[arg(long, default_value = "sendmock-push-key")]
+        push_api_key: String,
     },
 }
 
@@ -579,6 +589,9 @@ async fn real_main() -> Result<u8> {
             faults,
             max_notifications,
             report,
+            consolidator_keys,
+            push_events,
+            push_api_key,
         } => {
             let faults = match &faults {
                 Some(p) => load_faults(p)?,
@@ -619,6 +632,11 @@ async fn real_main() -> Result<u8> {
                 gpd_open: !gpd_closed,
                 seed,
                 stream_retry_after_ms,
+                consolidator_keys,
+                push: push_events.map(|url| mocks::channels::consolidator::PushTarget {
+                    url,
+                    api_key: push_api_key,
+                }),
             };
             let now = Utc::now();
             let epoch = start

@@ -37,13 +37,39 @@ pub struct Request {
     pub events: Vec<Event>,
 }
 
+/// A consolidator engagement and how far its events have been pushed.
+#[derive(Debug, Clone)]
+pub struct Engagement {
+    pub request: Request,
+    /// Events pushed so far (acknowledged by the webhook).
+    pub pushed: usize,
+    /// Failed pushes in a row, and the real instant of the next try.
+    pub failures: u32,
+    pub retry_at: Option<std::time::Instant>,
+}
+
 /// The requests the provider side holds.
 #[derive(Debug, Default)]
 pub struct Store {
     requests: HashMap<String, Request>,
+    /// The consolidator's engagements (their own namespace of request ids).
+    pub(crate) engagements: std::collections::BTreeMap<String, Engagement>,
+    /// Pushes that failed, in all.
+    pub(crate) push_failures: u64,
     /// Earlier sends per recipient and address (which phase a script plays).
     sends: HashMap<String, usize>,
     drawn: u64,
+}
+
+impl Store {
+    /// The phase a script plays for this recipient and address, and a fresh generator.
+    pub(crate) fn next_send(&mut self, key: String, seed: u64) -> (usize, sim::rng::Stream) {
+        let nth = self.sends.entry(key).or_insert(0);
+        let n = *nth;
+        *nth += 1;
+        self.drawn += 1;
+        (n, sim::rng::StreamKey::stream_for(seed, 7, self.drawn))
+    }
 }
 
 impl Store {
@@ -66,7 +92,11 @@ pub struct EcProblem {
     errors: Vec<(String, String)>,
 }
 
-fn problem(status: StatusCode, detail: &str, errors: Vec<(String, String)>) -> EcProblem {
+pub(crate) fn problem(
+    status: StatusCode,
+    detail: &str,
+    errors: Vec<(String, String)>,
+) -> EcProblem {
     EcProblem {
         status,
         detail: detail.to_string(),
@@ -122,7 +152,7 @@ fn client(headers: &HeaderMap) -> Result<String, EcProblem> {
         })
 }
 
-fn check_idx(idx: &str) -> Result<(), EcProblem> {
+pub(crate) fn check_idx(idx: &str) -> Result<(), EcProblem> {
     if (5..=100).contains(&idx.chars().count()) {
         Ok(())
     } else {
@@ -139,7 +169,7 @@ fn check_idx(idx: &str) -> Result<(), EcProblem> {
 
 /// The IUN a request is about: the paper request's `iun`, or the `IUN_…` segment SEND
 /// puts in its request ids.
-fn iun_of(kind: Kind, id: &str, body: &Value) -> String {
+pub(crate) fn iun_of(kind: Kind, id: &str, body: &Value) -> String {
     if let (Kind::Paper, Some(iun)) = (kind, body["iun"].as_str()) {
         return iun.to_string();
     }
@@ -189,9 +219,7 @@ fn put(
             ));
         }
         let key = format!("{}|{address}", iun_of(kind, idx, &v));
-        let nth = *store.sends.get(&key).unwrap_or(&0);
-        store.drawn += 1;
-        let mut rng = sim::rng::StreamKey::stream_for(app.config.seed, 7, store.drawn);
+        let (nth, mut rng) = store.next_send(key, app.config.seed);
         let now = app.clock.now();
         let scale = app.clock.scale();
         let events = match kind {
@@ -217,7 +245,6 @@ fn put(
                 vec![("receiverAddress".into(), e.clone())],
             )
         })?;
-        store.sends.insert(key, nth + 1);
         store.requests.insert(
             idx.to_string(),
             Request {
@@ -300,11 +327,13 @@ pub fn view(app: &App, id: &str, r: &Request, e: &Event) -> Value {
                 let attachments: Vec<Value> = e
                     .docs
                     .iter()
-                    .map(|doc| {
+                    .enumerate()
+                    .map(|(i, doc)| {
                         let key = attachment_key(doc, id, &e.code);
                         let bytes = attachment_bytes(&key).expect("a key just made");
+                        // The consolidator's contract allows ids of 10 characters.
                         json!({
-                            "id": key,
+                            "id": (i + 1).to_string(),
                             "documentType": doc,
                             "uri": format!("{}/mock/channels/attachments/{key}", app.base_url),
                             "sha256": sha256_b64(&bytes),

@@ -382,3 +382,202 @@ async fn contract_errors_are_problems() {
     assert_eq!(s, 400);
     assert!(b["detail"].as_str().unwrap().contains("productType"), "{b}");
 }
+
+const ENGAGE: &str = "/piattaforma-notifiche-ingress/v1/paper-deliveries-engagement";
+
+impl Mock {
+    async fn consolidator(
+        &self,
+        method: &str,
+        path: &str,
+        key: &str,
+        body: Option<Value>,
+    ) -> (u16, Value) {
+        let mut req = self
+            .http
+            .request(method.parse().unwrap(), format!("{}{path}", self.url))
+            .header("x-pagopa-extch-service-id", "pn-cons-000")
+            .header("x-api-key", key);
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let resp = req.send().await.unwrap();
+        let status = resp.status().as_u16();
+        (status, resp.json().await.unwrap_or(Value::Null))
+    }
+}
+
+fn consolidator_engagement(id: &str, product: &str, address: &str) -> Value {
+    let mut e = engagement(product, address);
+    e["requestId"] = json!(id);
+    e["requestPaId"] = json!("00414580183");
+    e.as_object_mut().unwrap().remove("requestPAId");
+    e["attachments"][0]["documentType"] = json!("AAR");
+    e
+}
+
+#[tokio::test]
+async fn consolidator_engagements_push_their_events_to_the_webhook_with_retries() {
+    use wiremock::matchers::{header, method, path};
+    use wiremock::{Mock as WireMock, MockServer, ResponseTemplate};
+    let hook = MockServer::start().await;
+    let push = mocks::channels::consolidator::PUSH_PATH;
+    // SEND's ingress fails twice, then accepts.
+    WireMock::given(method("PUT"))
+        .and(path(push))
+        .respond_with(ResponseTemplate::new(503))
+        .up_to_n_times(2)
+        .with_priority(1)
+        .mount(&hook)
+        .await;
+    WireMock::given(method("PUT"))
+        .and(path(push))
+        .and(header("x-api-key", "ingress-key"))
+        .and(header("x-pagopa-extch-service-id", "pn-cons-000"))
+        .respond_with(ResponseTemplate::new(202).set_body_json(json!({
+            "resultCode": "202.00", "resultDescription": "Accepted", "clientResponseTimeStamp": "2026-03-02T08:00:00Z"
+        })))
+        .with_priority(2)
+        .mount(&hook)
+        .await;
+    let m = crate::support::start_pushing(46, &hook.uri()).await;
+    let key = mocks::server::DEFAULT_CONSOLIDATOR_KEY;
+    let cases = [
+        (
+            "CONS-OK-AR-0000000000000000000000001",
+            "AR",
+            "Via Roma 1 @OK_AR",
+            "RECRN001C",
+        ),
+        (
+            "CONS-IRR-AR-000000000000000000000001",
+            "AR",
+            "Via Roma 2 @FAIL-Irreperibile_AR",
+            "RECRN002F",
+        ),
+        (
+            "CONS-GIAC-AR-00000000000000000000001",
+            "AR",
+            "Via Roma 3 @OK-Giacenza_AR",
+            "RECRN003C",
+        ),
+        (
+            "CONS-890-000000000000000000000000001",
+            "890",
+            "Via Roma 4 @OK-CompiutaGiacenza_890",
+            "RECAG008C",
+        ),
+    ];
+    for (id, product, address, _) in cases {
+        let (s, b) = m
+            .consolidator(
+                "POST",
+                ENGAGE,
+                key,
+                Some(consolidator_engagement(id, product, address)),
+            )
+            .await;
+        assert_eq!((s, b["resultCode"].as_str()), (200, Some("200.00")), "{b}");
+    }
+    // A repeated requestId, a wrong key, an unknown product.
+    let (s, b) = m
+        .consolidator(
+            "POST",
+            ENGAGE,
+            key,
+            Some(consolidator_engagement(cases[0].0, "AR", "Via Roma 1")),
+        )
+        .await;
+    assert_eq!((s, b["resultCode"].as_str()), (409, Some("409.00")));
+    let (s, b) = m
+        .consolidator("POST", ENGAGE, "wrong", Some(json!({})))
+        .await;
+    assert_eq!((s, b["resultCode"].as_str()), (401, Some("401.00")));
+    let (s, b) = m
+        .consolidator(
+            "POST",
+            ENGAGE,
+            key,
+            Some(consolidator_engagement(
+                "CONS-BAD-000000000000000000000000001",
+                "XX",
+                "Via Roma 1",
+            )),
+        )
+        .await;
+    assert_eq!((s, b["resultCode"].as_str()), (400, Some("400.02")), "{b}");
+    let (s, b) = m
+        .consolidator("POST", ENGAGE, key, Some(json!({ "requestId": 1 })))
+        .await;
+    assert_eq!((s, b["resultCode"].as_str()), (400, Some("400.01")), "{b}");
+    assert!(
+        spec()
+            .check_schema("consolidatore.OperationResultCodeResponse", &b)
+            .is_empty()
+    );
+
+    m.advance(3600).await;
+    // Every event reaches the ingress, in order, after the two failures.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    let accepted = loop {
+        let received = hook.received_requests().await.unwrap();
+        let accepted: Vec<Value> = received
+            .iter()
+            .skip(2)
+            .flat_map(|r| serde_json::from_slice::<Vec<Value>>(&r.body).unwrap())
+            .collect();
+        let done = cases.iter().all(|(id, _, _, last)| {
+            accepted
+                .iter()
+                .any(|e| e["requestId"] == *id && e["statusCode"] == *last)
+        });
+        if done || std::time::Instant::now() > deadline {
+            assert!(
+                received.len() >= 3,
+                "two failures, then pushes: {}",
+                received.len()
+            );
+            break accepted;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    for (id, _, _, last) in cases {
+        let codes: Vec<&str> = accepted
+            .iter()
+            .filter(|e| e["requestId"] == id)
+            .map(|e| e["statusCode"].as_str().unwrap())
+            .collect();
+        assert_eq!(codes.first(), Some(&"CON080"), "{id}: {codes:?}");
+        assert_eq!(codes.last(), Some(&last), "{id}: {codes:?}");
+        let mut unique = codes.clone();
+        unique.dedup();
+        assert_eq!(unique.len(), codes.len(), "no event twice: {codes:?}");
+    }
+    for e in &accepted {
+        let errors = spec().check_schema("ingress.ConsolidatoreIngressPaperProgressStatusEvent", e);
+        assert!(errors.is_empty(), "{errors:?} in {e}");
+    }
+    // The pull gives the same events.
+    let (s, b) = m
+        .consolidator(
+            "GET",
+            &format!(
+                "/piattaforma-notifiche-ingress/v1/paper-deliveries-progresses/{}",
+                cases[0].0
+            ),
+            key,
+            None,
+        )
+        .await;
+    assert_eq!(s, 200);
+    assert_eq!(
+        b["events"].as_array().unwrap().last().unwrap()["statusCode"],
+        "RECRN001C"
+    );
+    assert!(
+        spec()
+            .check_schema("consolidatore.PaperDeliveryProgressesResponse", &b)
+            .is_empty(),
+        "{b}"
+    );
+}

@@ -36,6 +36,18 @@ pub async fn start_capped(seed: u64, cap: usize) -> Mock {
     start_full(seed, true, HashMap::new(), Some(cap)).await
 }
 
+/// As `start`, pushing the consolidator's events to `push_url`.
+pub async fn start_pushing(seed: u64, push_url: &str) -> Mock {
+    start_config(Config {
+        push: Some(mocks::channels::consolidator::PushTarget {
+            url: push_url.to_string(),
+            api_key: "ingress-key".into(),
+        }),
+        ..test_config(seed, true, HashMap::new(), None)
+    })
+    .await
+}
+
 /// As `start`, with the gateway's usage plans per key.
 pub async fn start_with(
     seed: u64,
@@ -51,8 +63,16 @@ async fn start_full(
     plans: HashMap<String, mocks::gateway::UsagePlan>,
     max_notifications: Option<usize>,
 ) -> Mock {
-    let (listener, url) = server::bind("127.0.0.1:0".parse().unwrap()).await.unwrap();
-    let config = Config {
+    start_config(test_config(seed, gpd_open, plans, max_notifications)).await
+}
+
+fn test_config(
+    seed: u64,
+    gpd_open: bool,
+    plans: HashMap<String, mocks::gateway::UsagePlan>,
+    max_notifications: Option<usize>,
+) -> Config {
+    Config {
         keys: HashMap::from([
             (KEY.into(), SENDER.into()),
             (OTHER_KEY.into(), OTHER_SENDER.into()),
@@ -66,7 +86,12 @@ async fn start_full(
         plans,
         faults: Default::default(),
         max_notifications,
-    };
+        ..Default::default()
+    }
+}
+
+async fn start_config(config: Config) -> Mock {
+    let (listener, url) = server::bind("127.0.0.1:0".parse().unwrap()).await.unwrap();
     let app = Arc::new(
         App::new(
             sim::Scenario::builtin_default(),
