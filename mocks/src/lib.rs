@@ -20,5 +20,6 @@ pub mod spec;
 pub mod store;
 pub mod stream_api;
 pub mod streams;
+pub mod versions;
 
 pub use sim;

@@ -741,6 +741,66 @@ async fn detail_v23(
     )
 }
 
+/// The detail versions served by projecting the current one (`versions`): path and
+/// the bundle's schema of its answer.
+pub const OLDER_DETAILS: [(&str, &str); 8] = [
+    ("/delivery/notifications/sent/{iun}", "FullSentNotification"),
+    (
+        "/delivery/v2.0/notifications/sent/{iun}",
+        "FullSentNotificationV20",
+    ),
+    (
+        "/delivery/v2.1/notifications/sent/{iun}",
+        "FullSentNotificationV21",
+    ),
+    (
+        "/delivery/v2.4/notifications/sent/{iun}",
+        "FullSentNotificationV24",
+    ),
+    (
+        "/delivery/v2.5/notifications/sent/{iun}",
+        "FullSentNotificationV25",
+    ),
+    (
+        "/delivery/v2.6/notifications/sent/{iun}",
+        "FullSentNotificationV26",
+    ),
+    (
+        "/delivery/v2.7/notifications/sent/{iun}",
+        "FullSentNotificationV27",
+    ),
+    (
+        "/delivery/v2.8/notifications/sent/{iun}",
+        "FullSentNotificationV28",
+    ),
+];
+
+async fn older_detail(
+    app: &App,
+    headers: &HeaderMap,
+    iun: &str,
+    path: &str,
+    schema: &str,
+) -> Response {
+    let current = match detail_of(app, headers, iun, path, render::Version::Current) {
+        Ok(r) => r,
+        Err(p) => return p.into_response(),
+    };
+    if current.status() != StatusCode::OK {
+        return current;
+    }
+    let Ok(bytes) = axum::body::to_bytes(current.into_body(), usize::MAX).await else {
+        return Problem::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "detail unavailable",
+            Vec::new(),
+        )
+        .into_response();
+    };
+    let v: Value = serde_json::from_slice(&bytes).expect("the mock's own detail is JSON");
+    Json(crate::versions::project(Spec::embedded(), v, schema)).into_response()
+}
+
 async fn document(
     State(app): State<Shared>,
     headers: HeaderMap,
@@ -1338,6 +1398,24 @@ async fn metrics(State(app): State<Shared>) -> Response {
 }
 
 /// Every route of the mock.
+/// The older detail versions, each a projection of the current one.
+fn older_routes() -> Router<Shared> {
+    OLDER_DETAILS
+        .iter()
+        .fold(Router::new(), |r, &(path, schema)| {
+            r.route(
+                path,
+                get(
+                    move |State(app): State<Shared>,
+                          headers: HeaderMap,
+                          Path(iun): Path<String>| async move {
+                        older_detail(&app, &headers, &iun, path, schema).await
+                    },
+                ),
+            )
+        })
+}
+
 pub fn router(app: Shared) -> Router {
     Router::new()
         .route("/status", get(status))
@@ -1385,6 +1463,7 @@ pub fn router(app: Shared) -> Router {
         .route("/mock/outages", post(admin_outage))
         .route("/mock/conformance", get(admin_conformance))
         .route("/metrics", get(metrics))
+        .merge(older_routes())
         .merge(crate::channels::api::routes())
         .merge(crate::channels::consolidator::routes())
         .fallback(|| async { Problem::not_found("path").into_response() })

@@ -243,6 +243,21 @@ impl Spec {
             .collect()
     }
 
+    /// Follows `$ref`s to the schema they name.
+    pub fn resolve<'a>(&'a self, mut schema: &'a Value) -> &'a Value {
+        while let Some(r) = schema["$ref"].as_str() {
+            let name = r.rsplit('/').next().unwrap_or_default();
+            schema = &self.doc["components"]["schemas"][name];
+        }
+        schema
+    }
+
+    /// Whether `value` meets `schema` (any schema of the document; compiled once).
+    pub fn accepts(&self, schema: &Value, value: &Value) -> bool {
+        let v = self.validator(&format!("fragment {schema}"), schema);
+        v.is_valid(value)
+    }
+
     /// Validates a value against a named component schema.
     pub fn check_schema(&self, name: &str, value: &Value) -> Vec<String> {
         let schema = json!({ "$ref": format!("#/components/schemas/{name}") });

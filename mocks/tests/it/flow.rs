@@ -585,3 +585,77 @@ async fn legal_facts_are_produced_after_a_delay_and_payment_attachments_download
         .unwrap();
     assert_eq!(&bytes[..], b"%PDF-1.4 avviso pagoPA");
 }
+
+#[tokio::test]
+async fn every_older_detail_version_validates_against_its_schema() {
+    let m = start(17, true).await;
+    let recipients = [
+        recipient(
+            &cf("RSSMRA80A01H501"),
+            "via Roma 1",
+            Some("mario.rossi@ok.pec.it"),
+            "302000100000019431",
+        ),
+        recipient(
+            &cf("VRDLGU70B02H501"),
+            "via Verdi 2 @OK-Giacenza_AR",
+            None,
+            "302000100000019432",
+        ),
+        recipient(
+            &cf("BNCGNN60C03H501"),
+            "via Bianchi 3 @fail",
+            None,
+            "302000100000019433",
+        ),
+    ];
+    let mut iuns = Vec::new();
+    for (i, r) in recipients.into_iter().enumerate() {
+        iuns.push(send_and_accept(&m, &format!("VERS-{i}"), vec![r]).await);
+    }
+    // Early (in progress) and late (every workflow ended): both must fit every version.
+    for advance in [2 * 86_400, 200 * 86_400] {
+        m.advance(advance).await;
+        for iun in &iuns {
+            let (_, _, current) = m
+                .call(
+                    "GET",
+                    &format!("/delivery/v2.9/notifications/sent/{iun}"),
+                    Some(KEY),
+                    None,
+                )
+                .await;
+            for (path, _) in mocks::server::OLDER_DETAILS {
+                let (s, _, d) = m
+                    .call("GET", &path.replace("{iun}", iun), Some(KEY), None)
+                    .await;
+                assert_eq!(s, 200, "{path}: {d}");
+                check(path, "get", 200, &d);
+                assert_eq!(d["iun"], current["iun"]);
+                // Nothing is invented: every kept timeline element is the current one's.
+                let ids: Vec<&Value> = current["timeline"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|e| &e["elementId"])
+                    .collect();
+                let kept = d["timeline"].as_array().unwrap();
+                assert!(
+                    kept.iter().all(|e| ids.contains(&&e["elementId"])),
+                    "{path}"
+                );
+                assert!(!kept.is_empty(), "{path}");
+            }
+        }
+    }
+    // An unknown IUN is the same 404 in every version.
+    let (s, _, _) = m
+        .call(
+            "GET",
+            "/delivery/v2.0/notifications/sent/AAAA-AAAA-AAAA-202603-A-1",
+            Some(KEY),
+            None,
+        )
+        .await;
+    assert_eq!(s, 404);
+}
