@@ -413,7 +413,7 @@ async fn send_v23(State(app): State<Shared>, headers: HeaderMap, body: Bytes) ->
 
 fn send(app: Shared, headers: HeaderMap, body: Bytes, path: &str, version: &'static str) -> Reply {
     let sender = auth!(app, headers);
-    let req = parse_body(path, "post", &body)?;
+    let req = crate::versions::upgrade_request(version, parse_body(path, "post", &body)?);
     if req["notificationFeePolicy"] == "DELIVERY_MODE" {
         let missing: Vec<ProblemError> = ["paFee", "vat"]
             .iter()
@@ -1398,12 +1398,82 @@ async fn metrics(State(app): State<Shared>) -> Response {
 }
 
 /// Every route of the mock.
-/// The older detail versions, each a projection of the current one.
+/// The older request versions: path, version, and the bundle's schema of the status
+/// answer (sends are upgraded to the current form, statuses projected back).
+pub const OLDER_REQUESTS: [(&str, &str, &str); 4] = [
+    (
+        "/delivery/requests",
+        "1",
+        "NewNotificationRequestStatusResponse",
+    ),
+    (
+        "/delivery/v2.1/requests",
+        "2.1",
+        "NewNotificationRequestStatusResponseV21",
+    ),
+    (
+        "/delivery/v2.4/requests",
+        "2.4",
+        "NewNotificationRequestStatusResponseV24",
+    ),
+    (
+        "/delivery/v2.5/requests",
+        "2.5",
+        "NewNotificationRequestStatusResponseV25",
+    ),
+];
+
+async fn older_request_status(
+    app: Shared,
+    headers: HeaderMap,
+    q: HashMap<String, String>,
+    path: &str,
+    schema: &str,
+) -> Response {
+    let current = match request_status(app, headers, q, path) {
+        Ok(r) => r,
+        Err(p) => return p.into_response(),
+    };
+    if current.status() != StatusCode::OK {
+        return current;
+    }
+    let (parts, body) = current.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, usize::MAX).await else {
+        return Problem::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "status unavailable",
+            Vec::new(),
+        )
+        .into_response();
+    };
+    let v: Value = serde_json::from_slice(&bytes).expect("the mock's own status is JSON");
+    let projected = crate::versions::project(Spec::embedded(), v, schema);
+    (parts.headers, Json(projected)).into_response()
+}
+
+/// The older detail and request versions.
 fn older_routes() -> Router<Shared> {
-    OLDER_DETAILS
+    let requests = OLDER_REQUESTS
         .iter()
-        .fold(Router::new(), |r, &(path, schema)| {
+        .fold(Router::new(), |r, &(path, version, schema)| {
             r.route(
+                path,
+                post(
+                    move |State(app): State<Shared>, headers: HeaderMap, body: Bytes| async move {
+                        send(app, headers, body, path, version)
+                    },
+                )
+                .get(
+                    move |State(app): State<Shared>,
+                          headers: HeaderMap,
+                          Query(q): Query<HashMap<String, String>>| async move {
+                        older_request_status(app, headers, q, path, schema).await
+                    },
+                ),
+            )
+        });
+    OLDER_DETAILS.iter().fold(requests, |r, &(path, schema)| {
+        r.route(
                 path,
                 get(
                     move |State(app): State<Shared>,
@@ -1413,7 +1483,7 @@ fn older_routes() -> Router<Shared> {
                     },
                 ),
             )
-        })
+    })
 }
 
 pub fn router(app: Shared) -> Router {

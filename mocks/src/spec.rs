@@ -243,6 +243,11 @@ impl Spec {
             .collect()
     }
 
+    /// The schema the contract gives an operation's answer with `status` (null if none).
+    pub fn response_schema(&self, path: &str, method: &str, status: u16) -> Value {
+        self.operation(path, method)["responses"][status.to_string()]["schema"].clone()
+    }
+
     /// Follows `$ref`s to the schema they name.
     pub fn resolve<'a>(&'a self, mut schema: &'a Value) -> &'a Value {
         while let Some(r) = schema["$ref"].as_str() {

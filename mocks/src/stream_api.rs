@@ -29,16 +29,74 @@ struct Version {
     path: &'static str,
     /// The `version` the metadata reports (`v29`).
     tag: &'static str,
+    /// Answers are the current ones projected onto this version's schemas (`versions`).
+    projected: bool,
 }
 
 const V29: Version = Version {
     path: "v2.9",
     tag: "v29",
+    projected: false,
 };
 const V23: Version = Version {
     path: "v2.3",
     tag: "v23",
+    projected: false,
 };
+/// The versions between, served by projection.
+const PROJECTED: [Version; 5] = [
+    Version {
+        path: "v2.4",
+        tag: "v24",
+        projected: true,
+    },
+    Version {
+        path: "v2.5",
+        tag: "v25",
+        projected: true,
+    },
+    Version {
+        path: "v2.6",
+        tag: "v26",
+        projected: true,
+    },
+    Version {
+        path: "v2.7",
+        tag: "v27",
+        projected: true,
+    },
+    Version {
+        path: "v2.8",
+        tag: "v28",
+        projected: true,
+    },
+];
+
+/// A reply of version `v` to `method` on `rest` (under `…/streams`), projected onto the
+/// version's schema when `v` is served by projection.
+async fn finish(v: Version, rest: &str, method: &str, reply: Reply) -> Response {
+    let resp = match reply {
+        Ok(r) => r,
+        Err(p) => return p.into_response(),
+    };
+    if !v.projected || resp.status() != StatusCode::OK {
+        return resp;
+    }
+    let path = spec_path(v, rest);
+    let schema = crate::spec::Spec::embedded().response_schema(&path, method, 200);
+    let (parts, body) = resp.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, usize::MAX).await else {
+        return Problem::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "answer unavailable",
+            Vec::new(),
+        )
+        .into_response();
+    };
+    let value: Value = serde_json::from_slice(&bytes).expect("the mock's own answer is JSON");
+    let projected = crate::versions::project_onto(crate::spec::Spec::embedded(), value, &schema);
+    (parts.headers, axum::Json(projected)).into_response()
+}
 
 fn spec_path(v: Version, rest: &str) -> String {
     format!("/delivery-progresses/{}/streams{rest}", v.path)
@@ -380,24 +438,26 @@ fn version_routes(v: Version) -> Router<Shared> {
         .route(
             &base,
             post(move |State(app): State<Shared>, h: HeaderMap, b: Bytes| async move {
-                create(&app, &h, &b, v).await
+                finish(v, "", "post", create(&app, &h, &b, v).await).await
             })
             .get(move |State(app): State<Shared>, h: HeaderMap| async move {
-                list(&app, &h).await
+                finish(v, "", "get", list(&app, &h).await).await
             }),
         )
         .route(
             &format!("{base}/{{id}}"),
             get(
                 move |State(app): State<Shared>, h: HeaderMap, Path(id): Path<String>| async move {
-                    retrieve(&app, &h, &id, v).await
+                    finish(v, "/{streamId}", "get", retrieve(&app, &h, &id, v).await).await
                 },
             )
             .put(
                 move |State(app): State<Shared>,
                       h: HeaderMap,
                       Path(id): Path<String>,
-                      b: Bytes| async move { update(&app, &h, &id, &b, v).await },
+                      b: Bytes| async move {
+                    finish(v, "/{streamId}", "put", update(&app, &h, &id, &b, v).await).await
+                },
             )
             .delete(
                 move |State(app): State<Shared>, h: HeaderMap, Path(id): Path<String>| async move {
@@ -409,7 +469,7 @@ fn version_routes(v: Version) -> Router<Shared> {
             &format!("{base}/{{id}}/action/disable"),
             post(
                 move |State(app): State<Shared>, h: HeaderMap, Path(id): Path<String>| async move {
-                    disable(&app, &h, &id, v).await
+                    finish(v, "/{streamId}/action/disable", "post", disable(&app, &h, &id, v).await).await
                 },
             ),
         )
@@ -420,13 +480,17 @@ fn version_routes(v: Version) -> Router<Shared> {
                       h: HeaderMap,
                       Path(id): Path<String>,
                       Query(q): Query<HashMap<String, String>>| async move {
-                    consume(&app, &h, &id, &q, v).await
+                    finish(v, "/{streamId}/events", "get", consume(&app, &h, &id, &q, v).await).await
                 },
             ),
         )
 }
 
-/// Every stream route (v2.9 and v2.3).
+/// Every stream route: v2.9, v2.3, and v2.4 to v2.8 by projection.
 pub fn routes() -> Router<Shared> {
-    version_routes(V29).merge(version_routes(V23))
+    PROJECTED
+        .into_iter()
+        .fold(version_routes(V29).merge(version_routes(V23)), |r, v| {
+            r.merge(version_routes(v))
+        })
 }

@@ -34,6 +34,11 @@ fn declared(spec: &Spec, schema: &Value, into: &mut Option<Map<String, Value>>) 
     open
 }
 
+/// `value` projected onto `schema` (any schema of the contract).
+pub fn project_onto(spec: &Spec, value: Value, schema: &Value) -> Value {
+    onto(spec, value, schema)
+}
+
 fn onto(spec: &Spec, value: Value, schema: &Value) -> Value {
     let schema = spec.resolve(schema);
     if let Some(alts) = schema["anyOf"].as_array().or(schema["oneOf"].as_array()) {
@@ -80,6 +85,33 @@ fn onto(spec: &Spec, value: Value, schema: &Value) -> Value {
         }
         other => other,
     }
+}
+
+/// A request sent in an older version, in the current form: v1's single `payment` of a
+/// recipient becomes its `payments`; before v2.3, `paFee` and `vat` default to 100 and 22.
+pub fn upgrade_request(version: &str, mut req: Value) -> Value {
+    if version == "1" {
+        for r in req["recipients"].as_array_mut().into_iter().flatten() {
+            if let Some(Value::Object(p)) = r.as_object_mut().and_then(|m| m.remove("payment")) {
+                let mut pagopa = Map::new();
+                for k in ["noticeCode", "creditorTaxId"] {
+                    if let Some(v) = p.get(k) {
+                        pagopa.insert(k.into(), v.clone());
+                    }
+                }
+                pagopa.insert("applyCost".into(), Value::Bool(true));
+                r["payments"] = serde_json::json!([{ "pagoPa": pagopa }]);
+            }
+        }
+    }
+    if matches!(version, "1" | "2.1") {
+        for (field, default) in [("paFee", 100), ("vat", 22)] {
+            if req[field].is_null() {
+                req[field] = Value::from(default);
+            }
+        }
+    }
+    req
 }
 
 /// A notification status the older enum lacks becomes the last status of the kept history.

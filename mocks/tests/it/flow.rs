@@ -659,3 +659,80 @@ async fn every_older_detail_version_validates_against_its_schema() {
         .await;
     assert_eq!(s, 404);
 }
+
+#[tokio::test]
+async fn older_request_versions_send_and_answer_in_their_own_schema() {
+    let m = start(18, true).await;
+    for (i, (path, version, _)) in mocks::server::OLDER_REQUESTS.iter().enumerate() {
+        let doc = m
+            .upload_pdf(format!("%PDF-1.4 old {version}").as_bytes())
+            .await;
+        let notice = format!("30200010000001950{i}");
+        let mut req = request(
+            &format!("OLD-{i}"),
+            &doc,
+            vec![recipient(
+                &cf("RSSMRA80A01H501"),
+                "via Roma 1 @ok",
+                None,
+                &notice,
+            )],
+        );
+        if *version == "1" {
+            // v1: one payment per recipient, and no paFee or vat.
+            let r = &mut req["recipients"][0];
+            r.as_object_mut().unwrap().remove("payments");
+            r["payment"] = json!({ "noticeCode": notice, "creditorTaxId": SENDER });
+        }
+        if matches!(*version, "1" | "2.1") {
+            let o = req.as_object_mut().unwrap();
+            o.remove("paFee");
+            o.remove("vat");
+            o.remove("pagoPaIntMode");
+        }
+        let (s, _, body) = m.call("POST", path, Some(KEY), Some(req.clone())).await;
+        assert_eq!(s, 202, "{path}: {body:#}");
+        check(path, "post", 202, &body);
+        let id = body["notificationRequestId"].as_str().unwrap().to_string();
+        m.advance(5).await;
+        let (s, _, st) = m
+            .call(
+                "GET",
+                &format!("{path}?notificationRequestId={id}"),
+                Some(KEY),
+                None,
+            )
+            .await;
+        assert_eq!(s, 200);
+        assert_eq!(
+            st["notificationRequestStatus"], "ACCEPTED",
+            "{path}: {st:#}"
+        );
+        check(path, "get", 200, &st);
+        // The notification is the same as a current one: its detail is there.
+        let iun = st["iun"].as_str().unwrap();
+        let (s, _, d) = m
+            .call(
+                "GET",
+                &format!("/delivery/v2.9/notifications/sent/{iun}"),
+                Some(KEY),
+                None,
+            )
+            .await;
+        assert_eq!(s, 200);
+        if *version == "1" {
+            assert_eq!(
+                d["recipients"][0]["payments"][0]["pagoPa"]["noticeCode"],
+                notice.as_str()
+            );
+            assert_eq!(d["paFee"], 100, "v1's default fee");
+        }
+        // A v2.4 body is refused by v1 where it breaks v1's schema.
+        if *version == "1" {
+            let mut wrong = req.clone();
+            wrong["recipients"][0]["payment"] = json!("not an object");
+            let (s, _, b) = m.call("POST", path, Some(KEY), Some(wrong)).await;
+            assert_eq!(s, 400, "{b}");
+        }
+    }
+}

@@ -363,3 +363,41 @@ async fn events_are_kept_seven_simulated_days_after_they_enter_the_stream() {
     );
     assert!(!kept.is_empty(), "later events are still there");
 }
+
+#[tokio::test]
+async fn versions_2_4_to_2_8_follow_their_schemas() {
+    let m = start(19, true).await;
+    let mut streams = Vec::new();
+    for v in ["v2.4", "v2.5", "v2.6", "v2.7", "v2.8"] {
+        let base = format!("/delivery-progresses/{v}/streams");
+        let (s, meta) = create(
+            &m,
+            &base,
+            json!({ "title": v, "eventType": "TIMELINE", "groups": [], "filterValues": [] }),
+        )
+        .await;
+        assert_eq!(s, 200, "{v}: {meta:#}");
+        let id = meta["streamId"].as_str().unwrap().to_string();
+        let (s, _, got) = m
+            .call("GET", &format!("{base}/{id}"), Some(KEY), None)
+            .await;
+        assert_eq!(s, 200);
+        check(&format!("{base}/{{streamId}}"), "get", 200, &got);
+        let (s, _, list) = m.call("GET", &base, Some(KEY), None).await;
+        assert_eq!(s, 200);
+        check(&base, "get", 200, &list);
+        streams.push((v, base, id));
+    }
+    send(&m, "PROT-0501", None, None).await;
+    m.advance(60 * 86_400).await;
+    for (v, base, id) in &streams {
+        let (events, _) = drain(&m, base, id, None).await;
+        assert!(events.len() > 5, "{v}: {}", events.len());
+        check(
+            &format!("{base}/{{streamId}}/events"),
+            "get",
+            200,
+            &Value::Array(events),
+        );
+    }
+}
