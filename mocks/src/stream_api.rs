@@ -43,6 +43,12 @@ const V23: Version = Version {
     tag: "v23",
     projected: false,
 };
+/// The unversioned first API: its events are flat (`ProgressResponseElement`).
+const V1: Version = Version {
+    path: "",
+    tag: "v10",
+    projected: true,
+};
 /// The versions between, served by projection.
 const PROJECTED: [Version; 5] = [
     Version {
@@ -99,7 +105,61 @@ async fn finish(v: Version, rest: &str, method: &str, reply: Reply) -> Response 
 }
 
 fn spec_path(v: Version, rest: &str) -> String {
-    format!("/delivery-progresses/{}/streams{rest}", v.path)
+    if v.path.is_empty() {
+        format!("/delivery-progresses/streams{rest}")
+    } else {
+        format!("/delivery-progresses/{}/streams{rest}", v.path)
+    }
+}
+
+/// A current stream event as the first API's flat element: the timeline element's
+/// category, instant, recipient, cost, channel, legal facts and refusal reasons.
+fn v1_event(item: Value) -> Value {
+    let e = &item["element"];
+    let d = &e["details"];
+    let mut out = json!({
+        "eventId": item["eventId"],
+        "notificationRequestId": item["notificationRequestId"],
+        "timestamp": e["timestamp"],
+        "timelineEventCategory": e["category"],
+    });
+    for (from, to) in [("iun", "iun"), ("newStatus", "newStatus")] {
+        if !item[from].is_null() {
+            out[to] = item[from].clone();
+        }
+    }
+    if let Some(r) = d["recIndex"].as_i64() {
+        out["recipientIndex"] = json!(r);
+    }
+    if let Some(c) = d["analogCost"].as_i64() {
+        out["analogCost"] = json!(c);
+    }
+    let channel =
+        d["channel"]
+            .as_str()
+            .map(String::from)
+            .or_else(|| match d["productType"].as_str() {
+                Some("AR") => Some("AR_REGISTERED_LETTER".into()),
+                Some("890") => Some("REGISTERED_LETTER_890".into()),
+                Some("RS") => Some("SIMPLE_REGISTERED_LETTER".into()),
+                _ => d["digitalAddress"]["type"].as_str().map(String::from),
+            });
+    if let Some(c) = channel {
+        out["channel"] = json!(c);
+    }
+    let facts: Vec<Value> = e["legalFactsIds"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|f| f["key"].as_str().map(|k| json!(k)))
+        .collect();
+    if !facts.is_empty() {
+        out["legalfactIds"] = json!(facts);
+    }
+    if let Some(reasons) = d["refusalReasons"].as_array() {
+        out["validationErrors"] = json!(reasons);
+    }
+    out
 }
 
 /// The stream metadata (`StreamMetadataResponseV29`).
@@ -404,7 +464,11 @@ async fn consume(
                 };
                 item["newStatus"] = json!(status);
             }
-            Some(item)
+            Some(if v.path.is_empty() {
+                v1_event(item)
+            } else {
+                item
+            })
         })
         .collect();
     app.conformance.note(
@@ -433,8 +497,8 @@ async fn consume(
 
 /// The stream routes of one version.
 fn version_routes(v: Version) -> Router<Shared> {
-    let base = format!("/delivery-progresses/{}/streams", v.path);
-    Router::new()
+    let base = spec_path(v, "");
+    let routes = Router::new()
         .route(
             &base,
             post(move |State(app): State<Shared>, h: HeaderMap, b: Bytes| async move {
@@ -466,14 +530,6 @@ fn version_routes(v: Version) -> Router<Shared> {
             ),
         )
         .route(
-            &format!("{base}/{{id}}/action/disable"),
-            post(
-                move |State(app): State<Shared>, h: HeaderMap, Path(id): Path<String>| async move {
-                    finish(v, "/{streamId}/action/disable", "post", disable(&app, &h, &id, v).await).await
-                },
-            ),
-        )
-        .route(
             &format!("{base}/{{id}}/events"),
             get(
                 move |State(app): State<Shared>,
@@ -483,13 +539,32 @@ fn version_routes(v: Version) -> Router<Shared> {
                     finish(v, "/{streamId}/events", "get", consume(&app, &h, &id, &q, v).await).await
                 },
             ),
-        )
+        );
+    // The first API has no disable action.
+    if v.path.is_empty() {
+        return routes;
+    }
+    routes.route(
+        &format!("{base}/{{id}}/action/disable"),
+        post(
+            move |State(app): State<Shared>, h: HeaderMap, Path(id): Path<String>| async move {
+                finish(
+                    v,
+                    "/{streamId}/action/disable",
+                    "post",
+                    disable(&app, &h, &id, v).await,
+                )
+                .await
+            },
+        ),
+    )
 }
 
-/// Every stream route: v2.9, v2.3, and v2.4 to v2.8 by projection.
+/// Every stream route: v2.9, v2.3, and the first API and v2.4 to v2.8 by projection.
 pub fn routes() -> Router<Shared> {
     PROJECTED
         .into_iter()
+        .chain([V1])
         .fold(version_routes(V29).merge(version_routes(V23)), |r, v| {
             r.merge(version_routes(v))
         })

@@ -401,3 +401,54 @@ async fn versions_2_4_to_2_8_follow_their_schemas() {
         );
     }
 }
+
+#[tokio::test]
+async fn the_first_stream_api_gives_flat_events_in_its_schema() {
+    let m = start(20, true).await;
+    let base = "/delivery-progresses/streams";
+    let (s, meta) = create(&m, base, json!({ "title": "v1", "eventType": "TIMELINE" })).await;
+    assert_eq!(s, 200, "{meta:#}");
+    let id = meta["streamId"].as_str().unwrap().to_string();
+    let (s, _, got) = m
+        .call("GET", &format!("{base}/{id}"), Some(KEY), None)
+        .await;
+    assert_eq!(s, 200);
+    check("/delivery-progresses/streams/{streamId}", "get", 200, &got);
+    send(&m, "PROT-0601", None, None).await;
+    m.advance(60 * 86_400).await;
+    let (events, _) = drain(&m, base, &id, None).await;
+    assert!(events.len() > 5, "{}", events.len());
+    check(
+        "/delivery-progresses/streams/{streamId}/events",
+        "get",
+        200,
+        &Value::Array(events.clone()),
+    );
+    let categories: Vec<&str> = events
+        .iter()
+        .map(|e| e["timelineEventCategory"].as_str().unwrap())
+        .collect();
+    assert!(
+        categories.contains(&"REQUEST_ACCEPTED") && categories.contains(&"REFINEMENT"),
+        "{categories:?}"
+    );
+    assert!(
+        events.iter().all(|e| e.get("element").is_none()),
+        "flat, without the element"
+    );
+    assert!(
+        events.iter().any(|e| e["channel"].is_string()),
+        "letters and messages carry their channel"
+    );
+    assert!(events.iter().any(|e| e["recipientIndex"] == 0));
+    // No disable action in the first API.
+    let (s, _, _) = m
+        .call(
+            "POST",
+            &format!("{base}/{id}/action/disable"),
+            Some(KEY),
+            None,
+        )
+        .await;
+    assert!(s == 404 || s == 405, "{s}");
+}
