@@ -17,6 +17,7 @@ pub mod render;
 pub mod request;
 pub mod server;
 pub mod spec;
+pub mod state;
 pub mod store;
 pub mod stream_api;
 pub mod streams;

@@ -14,6 +14,15 @@ use sim::rng::StreamKey;
 use sim::scenario::{FeePolicy, PhysicalCommunicationType};
 
 /// A semantic refusal (`NotificationRefusedErrorV27`).
+/// Every refusal code the mock gives.
+pub const REFUSAL_CODES: [&str; 5] = [
+    "FILE_NOTFOUND",
+    "FILE_SHA_ERROR",
+    "NOT_VALID_ADDRESS",
+    "PAYMENT_NOT_VALID",
+    "TAXID_NOT_VALID",
+];
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Refusal {
     pub code: &'static str,

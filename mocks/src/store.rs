@@ -265,6 +265,24 @@ impl Records {
     pub fn iter(&self) -> impl Iterator<Item = &Record> {
         self.slots.iter().filter_map(|s| s.as_deref())
     }
+
+    /// The notifications held with their indexes, shared (for a snapshot).
+    pub fn indexed(&self) -> impl Iterator<Item = (usize, Arc<Record>)> + '_ {
+        self.slots
+            .iter()
+            .enumerate()
+            .filter_map(|(k, s)| s.clone().map(|r| (self.base + k, r)))
+    }
+
+    /// Leaves empty slots up to index `i`, so that the next push lands there.
+    fn skip_to(&mut self, i: usize) {
+        if self.slots.is_empty() {
+            self.base = i;
+        }
+        while self.base + self.slots.len() < i {
+            self.slots.push_back(None);
+        }
+    }
 }
 
 impl std::ops::Index<usize> for Records {
@@ -392,6 +410,19 @@ impl Store {
                 self.uploads.remove(&old);
             }
         }
+    }
+
+    /// The upload keys, oldest first.
+    pub fn upload_keys(&self) -> impl Iterator<Item = &String> {
+        self.upload_order
+            .iter()
+            .filter(|k| self.uploads.contains_key(*k))
+    }
+
+    /// Inserts a restored record at the index it had (indexes must grow).
+    pub fn insert_at(&mut self, index: usize, r: Record) -> usize {
+        self.records.skip_to(index);
+        self.insert(r)
     }
 
     pub fn insert(&mut self, r: Record) -> usize {

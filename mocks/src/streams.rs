@@ -236,6 +236,17 @@ impl EventLog {
         self.logged
     }
 
+    /// The events retained, oldest first.
+    pub fn events(&self) -> impl Iterator<Item = &Event> {
+        self.events.iter()
+    }
+
+    /// Puts back saved events and the last id (the records re-enter with `watch`).
+    pub fn restore(&mut self, events: VecDeque<Event>, logged: u64) {
+        self.events = events;
+        self.logged = logged;
+    }
+
     /// Events retained (for the metrics).
     pub fn retained(&self) -> usize {
         self.events.len()

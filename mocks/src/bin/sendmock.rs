@@ -114,6 +114,15 @@ enum Command {
         /// The x-api-key sent with pushed events.
         #[arg(long, default_value = "sendmock-push-key")]
         push_api_key: String,
+        /// Keep the state in this file: written on shutdown and every --state-every
+        /// seconds, atomically; a restart with it resumes every notification, stream
+        /// cursor, provider request and the clock (whose start and scale then come from
+        /// the file).
+        #[arg(long, value_name = "FILE")]
+        state: Option<PathBuf>,
+        /// Seconds between snapshots of --state (a crash loses at most this much).
+        #[arg(long, default_value_t = 10.0)]
+        state_every: f64,
     },
 }
 
@@ -592,6 +601,8 @@ async fn real_main() -> Result<u8> {
             consolidator_keys,
             push_events,
             push_api_key,
+            state,
+            state_every,
         } => {
             let faults = match &faults {
                 Some(p) => load_faults(p)?,
@@ -644,15 +655,49 @@ async fn real_main() -> Result<u8> {
                 .with_second(0)
                 .and_then(|t| t.with_nanosecond(0))
                 .expect("valid instant");
+            let saved = match &state {
+                Some(path) => mocks::state::read(path).map_err(anyhow::Error::msg)?,
+                None => None,
+            };
+            // A resumed state brings its own clock.
+            let clock = match &saved {
+                Some(s) => {
+                    let clock = SimClock::new(s.epoch_utc().map_err(anyhow::Error::msg)?, s.scale);
+                    clock.set(s.tick).map_err(anyhow::Error::msg)?;
+                    clock
+                }
+                None => SimClock::new(epoch, time_scale),
+            };
             let (listener, base_url) = server::bind(listen)
                 .await
                 .with_context(|| format!("cannot listen on {listen}"))?;
-            let app = Arc::new(App::new(
-                scenario,
-                SimClock::new(epoch, time_scale),
-                config,
-                base_url.clone(),
-            )?);
+            let app = Arc::new(App::new(scenario, clock, config, base_url.clone())?);
+            if let (Some(s), Some(path)) = (saved, &state) {
+                let tick = s.tick;
+                mocks::state::restore(&app, s)
+                    .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+                let store = app.store();
+                println!(
+                    "resumed {} notifications and {} streams from {} at simulated {}",
+                    store.live(),
+                    store.streams.len(),
+                    path.display(),
+                    app.clock.to_utc(tick).to_rfc3339()
+                );
+            }
+            if let Some(path) = state.clone() {
+                if !(state_every > 0.0 && state_every.is_finite()) {
+                    bail!("--state-every must be a number of seconds > 0, got {state_every}");
+                }
+                let app = app.clone();
+                tokio::spawn(async move {
+                    let every = std::time::Duration::from_secs_f64(state_every);
+                    loop {
+                        tokio::time::sleep(every).await;
+                        save_state(&app, &path).await;
+                    }
+                });
+            }
             if let Some(f) = addr_file {
                 std::fs::write(&f, &base_url)
                     .with_context(|| format!("cannot write {}", f.display()))?;
@@ -660,6 +705,10 @@ async fn real_main() -> Result<u8> {
             println!("sendmock listening on {base_url}");
             tracing::info!(%base_url, keys = app.config.keys.len(), time_scale, "serving the SEND B2B mock");
             server::run(listener, app.clone(), shutdown_signal()).await?;
+            if let Some(path) = &state {
+                save_state(&app, path).await;
+                println!("state saved to {}", path.display());
+            }
             // What the clients did, once they are done.
             eprint!("conformance report\n{}", app.conformance.text());
             if let Some(path) = report {
@@ -670,4 +719,20 @@ async fn real_main() -> Result<u8> {
         }
     }
     Ok(0)
+}
+
+/// Writes the mock's state to `path` (the copy under the lock, the writing outside).
+async fn save_state(app: &Arc<App>, path: &std::path::Path) {
+    let app = app.clone();
+    let path = path.to_path_buf();
+    let result = tokio::task::spawn_blocking(move || {
+        let snapshot = mocks::state::take(&app);
+        mocks::state::write(&path, &snapshot).map_err(|e| format!("{}: {e}", path.display()))
+    })
+    .await;
+    match result {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => tracing::error!(error = %e, "cannot save the state"),
+        Err(e) => tracing::error!(error = %e, "the state saver stopped"),
+    }
 }

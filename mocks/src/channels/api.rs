@@ -62,6 +62,24 @@ pub struct Store {
 }
 
 impl Store {
+    /// The External Channel requests (for a snapshot).
+    pub fn requests_iter(&self) -> impl Iterator<Item = (&String, &Request)> {
+        self.requests.iter()
+    }
+    pub fn sends_iter(&self) -> impl Iterator<Item = (&String, &usize)> {
+        self.sends.iter()
+    }
+    pub fn drawn(&self) -> u64 {
+        self.drawn
+    }
+    pub fn insert_request(&mut self, id: String, r: Request) {
+        self.requests.insert(id, r);
+    }
+    pub fn restore_sends(&mut self, sends: Vec<(String, usize)>, drawn: u64) {
+        self.sends = sends.into_iter().collect();
+        self.drawn = drawn;
+    }
+
     /// The phase a script plays for this recipient and address, and a fresh generator.
     pub(crate) fn next_send(&mut self, key: String, seed: u64) -> (usize, sim::rng::Stream) {
         let nth = self.sends.entry(key).or_insert(0);

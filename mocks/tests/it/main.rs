@@ -7,6 +7,7 @@ mod flow;
 mod gateway;
 mod load;
 mod metrics;
+mod state;
 mod streams;
 mod support;
 mod validation;
