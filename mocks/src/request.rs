@@ -91,7 +91,7 @@ fn parse_duration(s: &str) -> Option<f64> {
 }
 
 /// The postal outcome a final carrier code stands for.
-fn fate_of_code(code: &str, cause: Option<&str>, discovery: bool) -> Option<PostalFate> {
+pub(crate) fn fate_of_code(code: &str, cause: Option<&str>, discovery: bool) -> Option<PostalFate> {
     let base = code.split('[').next().unwrap_or(code);
     let at = 0;
     Some(match base {

@@ -57,6 +57,9 @@ pub struct Config {
     pub consolidator_keys: Vec<String>,
     /// Where the consolidator pushes its progress events (SEND's ingress), if anywhere.
     pub push: Option<crate::channels::consolidator::PushTarget>,
+    /// The External Channel the notifications' PEC messages and letters go through
+    /// (base URL), if any; else the model alone decides.
+    pub external_channel: Option<String>,
 }
 
 /// The consolidator API's key when none is given.
@@ -79,6 +82,7 @@ impl Default for Config {
             max_notifications: Some(DEFAULT_MAX_NOTIFICATIONS),
             consolidator_keys: vec![DEFAULT_CONSOLIDATOR_KEY.to_string()],
             push: None,
+            external_channel: None,
         }
     }
 }
@@ -94,6 +98,9 @@ pub struct App {
     pub conformance: Conformance,
     store: Mutex<Store>,
     channels: Mutex<crate::channels::api::Store>,
+    /// Sends handed to the External Channel (with `external_channel`). Taken before the
+    /// store's lock when both are needed.
+    relays: Mutex<Vec<crate::channels::relay::Relay>>,
 }
 
 pub type Shared = Arc<App>;
@@ -137,11 +144,17 @@ impl App {
             base_url,
             store: Mutex::new(Store::with_capacity(reserved)),
             channels: Mutex::new(Default::default()),
+            relays: Mutex::new(Vec::new()),
         })
     }
 
     pub fn store(&self) -> MutexGuard<'_, Store> {
         self.store.lock().expect("store")
+    }
+
+    /// The sends waiting for (or decided by) the External Channel.
+    pub fn relays(&self) -> MutexGuard<'_, Vec<crate::channels::relay::Relay>> {
+        self.relays.lock().expect("relays")
     }
 
     /// The provider side's requests (External Channel).
@@ -499,7 +512,18 @@ fn send(app: Shared, headers: HeaderMap, body: Bytes, path: &str, version: &'sta
         let mut record = record;
         record.request = req;
         let request_id = record.request_id.clone();
+        let relays = if app.config.external_channel.is_some() && record.accepted() {
+            crate::channels::relay::track(&mut record)
+        } else {
+            Vec::new()
+        };
         store.insert(record);
+        if !relays.is_empty() {
+            // The relays' lock comes first: let the store go, then take both in order.
+            drop(store);
+            app.relays().extend(relays);
+            store = app.store();
+        }
         if let Some(cap) = app.config.max_notifications {
             let evicted = store.evict_over(cap, now);
             app.metrics.evictions.inc_by(evicted as u64);
@@ -556,6 +580,8 @@ pub fn new_record(
         outcomes: Vec::new(),
         logged: 0,
         generation: 0,
+        hold_id: None,
+        hold: None,
     };
     if record.accepted() {
         record.input = Some(model_input(&app.model, &key, req, now, app.clock.scale()));
@@ -1555,6 +1581,9 @@ pub async fn run(
             app.clone(),
             target,
         ));
+    }
+    if let Some(base) = app.config.external_channel.clone() {
+        tokio::spawn(crate::channels::relay::relay_loop(app.clone(), base));
     }
     axum::serve(listener, router(app))
         .with_graceful_shutdown(shutdown)

@@ -429,6 +429,8 @@ pub fn restore(app: &App, s: Snapshot) -> Result<(), String> {
             outcomes: Vec::new(),
             logged: 0,
             generation: 0,
+            hold_id: None,
+            hold: None,
         };
         if record.accepted() {
             let mut input =

@@ -50,12 +50,28 @@ pub struct Record {
     pub logged: usize,
     /// Times the timeline was computed (views cached before a change are stale).
     pub generation: u32,
+    /// A send waiting for its provider (`--external-channel`): the element id, and the
+    /// index of the first element held back after it.
+    pub hold_id: Option<String>,
+    pub hold: Option<usize>,
 }
 
 impl Record {
-    /// Finished: refused, or every element of its timeline has happened by `now`.
+    /// Finished: refused, or every element of its timeline has happened by `now` (and
+    /// none waits for a provider).
     pub fn finished(&self, now: i64) -> bool {
-        now >= self.validated_at && self.elements.last().is_none_or(|e| e.at <= now)
+        self.hold.is_none()
+            && now >= self.validated_at
+            && self.elements.last().is_none_or(|e| e.at <= now)
+    }
+
+    /// Holds the timeline after element `id` (or lets it go with `None`).
+    pub fn set_hold(&mut self, id: Option<String>) {
+        self.hold = id
+            .as_ref()
+            .and_then(|id| self.element_ids.iter().position(|e| e == id))
+            .map(|i| i + 1);
+        self.hold_id = id;
     }
 
     pub fn recipients(&self) -> usize {
@@ -85,6 +101,8 @@ impl Record {
             self.outcomes.shrink_to_fit();
         }
         self.assign_ids();
+        let held = self.hold_id.take();
+        self.set_hold(held);
     }
 
     /// Element ids in the production format (`CATEGORY.IUN_….RECINDEX_n…`), unique
@@ -149,9 +167,11 @@ impl Record {
             .collect();
     }
 
-    /// How many elements are visible at `now` (they are sorted by time).
+    /// How many elements are visible at `now` (they are sorted by time): none past a
+    /// send that waits for its provider.
     pub fn visible(&self, now: i64) -> usize {
-        self.elements.partition_point(|e| e.at <= now)
+        let n = self.elements.partition_point(|e| e.at <= now);
+        self.hold.map_or(n, |h| n.min(h))
     }
 
     pub fn history(&self, now: i64) -> Vec<StatusChange> {
@@ -529,6 +549,8 @@ mod tests {
             outcomes: Vec::new(),
             logged: 0,
             generation: 0,
+            hold_id: None,
+            hold: None,
         }
     }
 

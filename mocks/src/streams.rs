@@ -194,6 +194,10 @@ impl EventLog {
             let Some(e) = r.elements.get(k).filter(|e| e.at == at) else {
                 continue;
             };
+            if r.hold.is_some_and(|h| k >= h) {
+                // Waits for its provider; the record is watched again when released.
+                continue;
+            }
             if !streams {
                 r.logged = k + 1;
                 if let Some(n) = r.elements.get(k + 1) {

@@ -123,6 +123,11 @@ enum Command {
         /// Seconds between snapshots of --state (a crash loses at most this much).
         #[arg(long, default_value_t = 10.0)]
         state_every: f64,
+        /// Send each notification's first PEC and first letter per recipient through
+        /// this External Channel (base URL; `self` for this mock's own) and let its
+        /// outcome decide the timeline.
+        #[arg(long, value_name = "URL")]
+        external_channel: Option<String>,
     },
 }
 
@@ -603,6 +608,7 @@ async fn real_main() -> Result<u8> {
             push_api_key,
             state,
             state_every,
+            external_channel,
         } => {
             let faults = match &faults {
                 Some(p) => load_faults(p)?,
@@ -648,6 +654,7 @@ async fn real_main() -> Result<u8> {
                     url,
                     api_key: push_api_key,
                 }),
+                external_channel: None,
             };
             let now = Utc::now();
             let epoch = start
@@ -671,6 +678,9 @@ async fn real_main() -> Result<u8> {
             let (listener, base_url) = server::bind(listen)
                 .await
                 .with_context(|| format!("cannot listen on {listen}"))?;
+            let mut config = config;
+            config.external_channel =
+                external_channel.map(|u| if u == "self" { base_url.clone() } else { u });
             let app = Arc::new(App::new(scenario, clock, config, base_url.clone())?);
             if let (Some(s), Some(path)) = (saved, &state) {
                 let tick = s.tick;

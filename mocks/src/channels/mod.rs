@@ -6,4 +6,5 @@
 pub mod api;
 pub mod consolidator;
 pub mod outcomes;
+pub mod relay;
 pub mod sequence;

@@ -581,3 +581,223 @@ async fn consolidator_engagements_push_their_events_to_the_webhook_with_retries(
         "{b}"
     );
 }
+
+/// The timeline of a notification until `category` shows (real seconds at most).
+async fn detail_until(m: &Mock, iun: &str, category: &str) -> Value {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let (s, _, d) = m
+            .call(
+                "GET",
+                &format!("/delivery/v2.9/notifications/sent/{iun}"),
+                Some(crate::support::KEY),
+                None,
+            )
+            .await;
+        assert_eq!(s, 200);
+        let seen = d["timeline"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["category"] == category);
+        if seen {
+            return d;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no {category} in {d:#}"
+        );
+        // The provider's events and SEND's next rounds take simulated time too.
+        m.advance(6 * 3600).await;
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
+async fn accepted(m: &Mock, protocol: &str, r: Value) -> String {
+    use crate::support::{KEY, request};
+    let doc = m
+        .upload_pdf(format!("%PDF-1.4 {protocol}").as_bytes())
+        .await;
+    let (s, _, body) = m
+        .call(
+            "POST",
+            "/delivery/v2.6/requests",
+            Some(KEY),
+            Some(request(protocol, &doc, vec![r])),
+        )
+        .await;
+    assert_eq!(s, 202, "{body}");
+    m.advance(5).await;
+    let id = body["notificationRequestId"].as_str().unwrap();
+    let (_, _, st) = m
+        .call(
+            "GET",
+            &format!("/delivery/v2.6/requests?notificationRequestId={id}"),
+            Some(KEY),
+            None,
+        )
+        .await;
+    st["iun"].as_str().unwrap().to_string()
+}
+
+#[tokio::test]
+async fn a_send_notification_goes_through_the_mocks_own_external_channel() {
+    use crate::support::{cf, recipient};
+    let m = crate::support::start_through_channel(47, None, &[]).await;
+    let iun = accepted(
+        &m,
+        "RELAY-1",
+        recipient(
+            &cf("RSSMRA80A01H501"),
+            "via Roma 1",
+            Some("mario.rossi@pec.it"),
+            "302000100000019701",
+        ),
+    )
+    .await;
+    m.advance(86_400).await;
+    let d = detail_until(&m, &iun, "SEND_DIGITAL_FEEDBACK").await;
+    // The provider got the PEC with SEND's element id as its requestId, and its final
+    // code is the feedback's.
+    let send = d["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["category"] == "SEND_DIGITAL_DOMICILE")
+        .unwrap();
+    let id = send["elementId"].as_str().unwrap();
+    m.advance(86_400).await;
+    let (s, _, ev) = m
+        .call(
+            "GET",
+            &format!("/mock/channels/requests/{id}/events"),
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(s, 200, "the External Channel holds {id}");
+    let last = ev["events"].as_array().unwrap().last().unwrap()["eventCode"].clone();
+    let feedback = d["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["category"] == "SEND_DIGITAL_FEEDBACK")
+        .unwrap();
+    let expected = if last == "C003" { "OK" } else { "KO" };
+    assert_eq!(
+        feedback["details"]["responseStatus"], expected,
+        "{last}: {feedback:#}"
+    );
+}
+
+/// Nobody is reachable but by the channels the test gives (no IO, e-mail, SMS or
+/// registries' domiciles), and letters do not lead to views.
+const ONLY_GIVEN_CHANNELS: [&str; 7] = [
+    "recipients.citizen.io_send_enabled_share=0",
+    "recipients.citizen.email_share=0",
+    "recipients.citizen.sms_share=0",
+    "recipients.citizen.platform_domicile_share=0",
+    "recipients.citizen.general_domicile_share=0",
+    "recipients.citizen.special_domicile_share=0",
+    "views.paper.share=0",
+];
+
+#[tokio::test]
+async fn a_real_provider_standing_in_decides_the_outcome() {
+    use crate::support::{cf, recipient};
+    use wiremock::matchers::{method, path_regex};
+    use wiremock::{Mock as WireMock, MockServer, ResponseTemplate};
+    let provider = MockServer::start().await;
+    // Every PEC fails and every letter finds nobody, whatever the model would say.
+    WireMock::given(method("PUT"))
+        .and(path_regex("^/external-channels/v1/.*"))
+        .respond_with(ResponseTemplate::new(204))
+        .mount(&provider)
+        .await;
+    WireMock::given(method("GET"))
+        .and(path_regex("^/external-channels/v1/digital-deliveries/legal-full-message-requests/.*"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "requestId": "x", "eventTimestamp": "2026-03-02T09:00:00Z", "status": "ERROR", "eventCode": "C004"
+        })))
+        .mount(&provider)
+        .await;
+    WireMock::given(method("GET"))
+        .and(path_regex(
+            "^/external-channels/v1/paper-deliveries-engagements/.*",
+        ))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "requestId": "PREPARE_ANALOG_DOMICILE.IUN_XXXX-XXXX-XXXX-000000-X-0",
+            "statusCode": "RECAG003F", "statusDescription": "irreperibile",
+            "statusDateTime": "2026-03-09T10:00:00Z", "productType": "890",
+            "deliveryFailureCause": "M03",
+            "clientRequestTimeStamp": "2026-03-02T08:00:00Z"
+        })))
+        .mount(&provider)
+        .await;
+    let m =
+        crate::support::start_through_channel(48, Some(provider.uri()), &ONLY_GIVEN_CHANNELS).await;
+    let digital = accepted(
+        &m,
+        "RELAY-2",
+        recipient(
+            &cf("RSSMRA80A01H501"),
+            "via Roma 1",
+            Some("mario.rossi@pec.it"),
+            "302000100000019702",
+        ),
+    )
+    .await;
+    let paper = accepted(
+        &m,
+        "RELAY-3",
+        recipient(
+            &cf("VRDLGU70B02H501"),
+            "via Verdi 2",
+            None,
+            "302000100000019703",
+        ),
+    )
+    .await;
+    // The PEC fails at the provider (the model's boxes work 94% of the time).
+    let d = detail_until(&m, &digital, "DIGITAL_FAILURE_WORKFLOW").await;
+    let feedback = d["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["category"] == "SEND_DIGITAL_FEEDBACK")
+        .unwrap();
+    assert_eq!(feedback["details"]["responseStatus"], "KO", "{feedback:#}");
+    // The letter finds nobody at the provider, both attempts: the recipient is unreachable.
+    for _ in 0..10 {
+        m.advance(10 * 86_400).await;
+        tokio::time::sleep(std::time::Duration::from_millis(150)).await;
+    }
+    let d = detail_until(&m, &paper, "COMPLETELY_UNREACHABLE").await;
+    let analog = d["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["category"] == "SEND_ANALOG_FEEDBACK")
+        .unwrap();
+    assert_eq!(analog["details"]["responseStatus"], "KO", "{analog:#}");
+    // What the provider received is the contract's request, under SEND's element ids.
+    let received = provider.received_requests().await.unwrap();
+    let puts: Vec<_> = received
+        .iter()
+        .filter(|r| r.method.as_str() == "PUT")
+        .collect();
+    assert_eq!(puts.len(), 2, "one PEC and one letter");
+    for r in puts {
+        let body: Value = serde_json::from_slice(&r.body).unwrap();
+        let id = r.url.path().rsplit('/').next().unwrap();
+        assert_eq!(body["requestId"], id);
+        let template = if r.url.path().contains("paper") {
+            TEMPLATE_PAPER
+        } else {
+            TEMPLATE_LEGAL
+        };
+        let errors = spec().check_body(template, "put", &body);
+        assert!(errors.is_empty(), "{errors:?} in {body}");
+        assert_eq!(r.headers["x-pagopa-extch-cx-id"], "pn-delivery-push");
+    }
+}

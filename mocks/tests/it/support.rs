@@ -90,17 +90,37 @@ fn test_config(
     }
 }
 
+/// As `start`, sending the notifications' PEC messages and letters through the External
+/// Channel at `channel` (the mock's own when `None`).
+/// `sets` override the default scenario (`--set` syntax).
+pub async fn start_through_channel(seed: u64, channel: Option<String>, sets: &[&str]) -> Mock {
+    let (listener, url) = server::bind("127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let config = Config {
+        external_channel: Some(channel.unwrap_or_else(|| url.clone())),
+        ..test_config(seed, true, HashMap::new(), None)
+    };
+    let sets: Vec<String> = sets.iter().map(|s| s.to_string()).collect();
+    let scenario = sim::Scenario::compose(None, &sets).unwrap();
+    serve_scenario(listener, url, config, scenario)
+}
+
 async fn start_config(config: Config) -> Mock {
     let (listener, url) = server::bind("127.0.0.1:0".parse().unwrap()).await.unwrap();
-    let app = Arc::new(
-        App::new(
-            sim::Scenario::builtin_default(),
-            SimClock::new(epoch(), 1.0),
-            config,
-            url.clone(),
-        )
-        .unwrap(),
-    );
+    serve_on(listener, url, config)
+}
+
+fn serve_on(listener: tokio::net::TcpListener, url: String, config: Config) -> Mock {
+    serve_scenario(listener, url, config, sim::Scenario::builtin_default())
+}
+
+fn serve_scenario(
+    listener: tokio::net::TcpListener,
+    url: String,
+    config: Config,
+    scenario: sim::Scenario,
+) -> Mock {
+    let app =
+        Arc::new(App::new(scenario, SimClock::new(epoch(), 1.0), config, url.clone()).unwrap());
     tokio::spawn(server::run(listener, app.clone(), std::future::pending()));
     Mock {
         app,
