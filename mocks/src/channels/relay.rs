@@ -25,8 +25,12 @@ pub enum Channel {
 #[derive(Debug, Clone)]
 pub struct Relay {
     pub iun: String,
-    /// The SEND element id, which is also the provider's requestId.
+    /// The SEND element id, which is also the provider's requestId (with
+    /// `.RETRY_n` after `n` retryable errors).
     pub element_id: String,
+    /// Retryable errors (C008, C010) so far, and the simulated instant of the next send.
+    pub retries: u32,
+    pub retry_at: Option<i64>,
     pub recipient: usize,
     pub channel: Channel,
     /// Sent to the provider (else due when the clock reaches the element).
@@ -56,6 +60,8 @@ fn untracked(record: &Record, known: &[(usize, Channel)]) -> Vec<Relay> {
                 element_id: id.clone(),
                 recipient: rec,
                 channel,
+                retries: 0,
+                retry_at: None,
                 sent: false,
                 done: false,
                 not_before: None,
@@ -169,26 +175,49 @@ fn body(app: &App, r: &Record, relay: &Relay) -> Option<Value> {
     })
 }
 
-/// The outcome a provider's final event decides: `None` while it is not final.
-fn outcome(
-    channel: Channel,
-    events: &[Value],
-    posted_at: i64,
-    app: &App,
-) -> Option<sim::model::Forced> {
+/// PEC errors SEND sends again (after `PEC_RETRY_SECONDS`), as production's workflow
+/// classifies them; the other errors are final.
+pub const PEC_RETRYABLE: [&str; 2] = ["C008", "C010"];
+pub const PEC_RETRY_SECONDS: i64 = 600;
+
+/// The request id of a send's `n`-th try.
+fn request_id(element_id: &str, retries: u32) -> String {
+    if retries == 0 {
+        element_id.to_string()
+    } else {
+        format!("{element_id}.RETRY_{retries}")
+    }
+}
+
+/// What a provider's events say.
+enum Answer {
+    Pending,
+    Retry,
+    Final(sim::model::Forced),
+}
+
+/// What the provider's events so far decide.
+fn outcome(channel: Channel, events: &[Value], posted_at: i64, app: &App) -> Answer {
+    decide(channel, events, posted_at, app).unwrap_or(Answer::Pending)
+}
+
+fn decide(channel: Channel, events: &[Value], posted_at: i64, app: &App) -> Option<Answer> {
     let last = events.last()?;
     match channel {
         Channel::Pec => {
             let code = last["eventCode"].as_str()?;
+            if PEC_RETRYABLE.contains(&code) {
+                return Some(Answer::Retry);
+            }
             match crate::channels::outcomes::digital_status(code) {
-                "OK" => Some(sim::model::Forced {
+                "OK" => Some(Answer::Final(sim::model::Forced {
                     pec: Some(true),
                     paper: None,
-                }),
-                "ERROR" => Some(sim::model::Forced {
+                })),
+                "ERROR" => Some(Answer::Final(sim::model::Forced {
                     pec: Some(false),
                     paper: None,
-                }),
+                })),
                 _ => None,
             }
         }
@@ -203,10 +232,10 @@ fn outcome(
             let at: chrono::DateTime<chrono::Utc> =
                 last["statusDateTime"].as_str()?.parse().ok()?;
             let delay = (app.clock.tick_of(at) - posted_at).max(1);
-            Some(sim::model::Forced {
+            Some(Answer::Final(sim::model::Forced {
                 pec: None,
                 paper: Some((fate, delay)),
-            })
+            }))
         }
     }
 }
@@ -267,10 +296,15 @@ async fn step(app: &App, http: &reqwest::Client, base: &str) {
             }
             Some(Some(x)) => x,
         };
-        if !due {
+        if !due || relay.retry_at.is_some_and(|t| t > now) {
             continue;
         }
-        let url = format!("{base}{}", path(relay.channel, &relay.element_id));
+        let id = request_id(&relay.element_id, relay.retries);
+        let url = format!("{base}{}", path(relay.channel, &id));
+        let body = body.map(|mut b| {
+            b["requestId"] = json!(id);
+            b
+        });
         let ok = if !relay.sent {
             let sent = http
                 .put(&url)
@@ -287,12 +321,23 @@ async fn step(app: &App, http: &reqwest::Client, base: &str) {
             }
             ok
         } else {
-            let events = read_events(http, base, &url, relay.channel, &relay.element_id).await;
+            let events = read_events(http, base, &url, relay.channel, &id).await;
             match events {
                 Some(events) => {
-                    if let Some(forced) = outcome(relay.channel, &events, posted_at, app) {
-                        app.relays()[k].done = true;
-                        release(app, &relay, Some(forced));
+                    match outcome(relay.channel, &events, posted_at, app) {
+                        Answer::Pending => {}
+                        Answer::Retry => {
+                            // Sent again, under a new request id, after the retry delay.
+                            let mut relays = app.relays();
+                            let r = &mut relays[k];
+                            r.retries += 1;
+                            r.sent = false;
+                            r.retry_at = Some(now + PEC_RETRY_SECONDS);
+                        }
+                        Answer::Final(forced) => {
+                            app.relays()[k].done = true;
+                            release(app, &relay, Some(forced));
+                        }
                     }
                     true
                 }

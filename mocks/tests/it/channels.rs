@@ -801,3 +801,64 @@ async fn a_real_provider_standing_in_decides_the_outcome() {
         assert_eq!(r.headers["x-pagopa-extch-cx-id"], "pn-delivery-push");
     }
 }
+
+#[tokio::test]
+async fn a_retryable_pec_error_is_sent_again_under_a_new_request_id() {
+    use crate::support::{cf, recipient};
+    use wiremock::matchers::{method, path_regex};
+    use wiremock::{Mock as WireMock, MockServer, ResponseTemplate};
+    let provider = MockServer::start().await;
+    WireMock::given(method("PUT"))
+        .and(path_regex("^/external-channels/v1/.*"))
+        .respond_with(ResponseTemplate::new(204))
+        .mount(&provider)
+        .await;
+    // The first try meets a PEC server error (C010, retryable), the retry is delivered.
+    WireMock::given(method("GET"))
+        .and(path_regex("^/external-channels/v1/digital-deliveries/legal-full-message-requests/.*RETRY_1$"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "requestId": "x", "eventTimestamp": "2026-03-02T09:00:00Z", "status": "OK", "eventCode": "C003"
+        })))
+        .with_priority(1)
+        .mount(&provider)
+        .await;
+    WireMock::given(method("GET"))
+        .and(path_regex("^/external-channels/v1/digital-deliveries/legal-full-message-requests/.*"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "requestId": "x", "eventTimestamp": "2026-03-02T09:00:00Z", "status": "ERROR", "eventCode": "C010"
+        })))
+        .with_priority(2)
+        .mount(&provider)
+        .await;
+    let m =
+        crate::support::start_through_channel(49, Some(provider.uri()), &ONLY_GIVEN_CHANNELS).await;
+    let iun = accepted(
+        &m,
+        "RELAY-4",
+        recipient(
+            &cf("RSSMRA80A01H501"),
+            "via Roma 1",
+            Some("mario.rossi@pec.it"),
+            "302000100000019704",
+        ),
+    )
+    .await;
+    let d = detail_until(&m, &iun, "SEND_DIGITAL_FEEDBACK").await;
+    let feedback = d["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["category"] == "SEND_DIGITAL_FEEDBACK")
+        .unwrap();
+    assert_eq!(feedback["details"]["responseStatus"], "OK", "{feedback:#}");
+    let puts: Vec<String> = provider
+        .received_requests()
+        .await
+        .unwrap()
+        .iter()
+        .filter(|r| r.method.as_str() == "PUT")
+        .map(|r| r.url.path().rsplit('/').next().unwrap().to_string())
+        .collect();
+    assert_eq!(puts.len(), 2, "{puts:?}");
+    assert_eq!(puts[1], format!("{}.RETRY_1", puts[0]));
+}
