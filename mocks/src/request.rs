@@ -74,22 +74,6 @@ pub fn tax_id_valid(tax_id: &str) -> bool {
     }
 }
 
-/// Parses durations like `5s`, `2m`, `1h`, `3d` (real time) into seconds.
-fn parse_duration(s: &str) -> Option<f64> {
-    let (num, unit) = s.split_at(s.find(|c: char| c.is_ascii_alphabetic())?);
-    let n: f64 = num.parse().ok()?;
-    Some(
-        n * match unit {
-            "ms" => 0.001,
-            "s" => 1.0,
-            "m" => 60.0,
-            "h" => 3600.0,
-            "d" => 86_400.0,
-            _ => return None,
-        },
-    )
-}
-
 /// The postal outcome a final carrier code stands for.
 pub(crate) fn fate_of_code(code: &str, cause: Option<&str>, discovery: bool) -> Option<PostalFate> {
     let base = code.split('[').next().unwrap_or(code);
@@ -140,7 +124,7 @@ pub fn forced_paper(address: &str, scale: f64) -> Option<(PostalFate, i64)> {
             let Some((dur, rest)) = step.split_once('-') else {
                 continue;
             };
-            total += parse_duration(dur).unwrap_or(0.0);
+            total += crate::channels::sequence::parse_duration(dur).unwrap_or(0.0);
             let code = rest.split('[').next().unwrap_or(rest);
             if let Some(cmds) = rest.split_once('[').map(|(_, c)| c.trim_end_matches(']')) {
                 for cmd in cmds.split(',') {

@@ -587,13 +587,7 @@ pub fn new_record(
         record.input = Some(model_input(&app.model, &key, req, now, app.clock.scale()));
         record.recompute(&app.model);
     } else {
-        record.elements = vec![sim::model::TimelineElement {
-            at: record.validated_at,
-            category: sim::model::Category::RequestRefused,
-            legal_fact: None,
-            details: Default::default(),
-        }];
-        record.assign_ids();
+        record.refused_timeline();
     }
     record
 }

@@ -442,13 +442,7 @@ pub fn restore(app: &App, s: Snapshot) -> Result<(), String> {
             record.input = Some(input);
             record.recompute(&app.model);
         } else {
-            record.elements = vec![sim::model::TimelineElement {
-                at: record.validated_at,
-                category: sim::model::Category::RequestRefused,
-                legal_fact: None,
-                details: Default::default(),
-            }];
-            record.assign_ids();
+            record.refused_timeline();
         }
         record.request = r.request;
         record.logged = r.logged.min(record.elements.len());

@@ -65,6 +65,17 @@ impl Record {
             && self.elements.last().is_none_or(|e| e.at <= now)
     }
 
+    /// A refused request's timeline: REQUEST_REFUSED when validation ends.
+    pub fn refused_timeline(&mut self) {
+        self.elements = vec![TimelineElement {
+            at: self.validated_at,
+            category: Category::RequestRefused,
+            legal_fact: None,
+            details: Default::default(),
+        }];
+        self.assign_ids();
+    }
+
     /// Holds the timeline after element `id` (or lets it go with `None`).
     pub fn set_hold(&mut self, id: Option<String>) {
         self.hold = id

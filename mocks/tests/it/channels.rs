@@ -582,6 +582,16 @@ async fn consolidator_engagements_push_their_events_to_the_webhook_with_retries(
     );
 }
 
+/// The first timeline element of `category` in a detail.
+fn element<'a>(d: &'a Value, category: &str) -> &'a Value {
+    d["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["category"] == category)
+        .unwrap_or_else(|| panic!("no {category}"))
+}
+
 /// The timeline of a notification until `category` shows (real seconds at most).
 async fn detail_until(m: &Mock, iun: &str, category: &str) -> Value {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
@@ -659,12 +669,7 @@ async fn a_send_notification_goes_through_the_mocks_own_external_channel() {
     let d = detail_until(&m, &iun, "SEND_DIGITAL_FEEDBACK").await;
     // The provider got the PEC with SEND's element id as its requestId, and its final
     // code is the feedback's.
-    let send = d["timeline"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|e| e["category"] == "SEND_DIGITAL_DOMICILE")
-        .unwrap();
+    let send = element(&d, "SEND_DIGITAL_DOMICILE");
     let id = send["elementId"].as_str().unwrap();
     m.advance(86_400).await;
     let (s, _, ev) = m
@@ -677,12 +682,7 @@ async fn a_send_notification_goes_through_the_mocks_own_external_channel() {
         .await;
     assert_eq!(s, 200, "the External Channel holds {id}");
     let last = ev["events"].as_array().unwrap().last().unwrap()["eventCode"].clone();
-    let feedback = d["timeline"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|e| e["category"] == "SEND_DIGITAL_FEEDBACK")
-        .unwrap();
+    let feedback = element(&d, "SEND_DIGITAL_FEEDBACK");
     let expected = if last == "C003" { "OK" } else { "KO" };
     assert_eq!(
         feedback["details"]["responseStatus"], expected,
@@ -760,12 +760,7 @@ async fn a_real_provider_standing_in_decides_the_outcome() {
     .await;
     // The PEC fails at the provider (the model's boxes work 94% of the time).
     let d = detail_until(&m, &digital, "DIGITAL_FAILURE_WORKFLOW").await;
-    let feedback = d["timeline"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|e| e["category"] == "SEND_DIGITAL_FEEDBACK")
-        .unwrap();
+    let feedback = element(&d, "SEND_DIGITAL_FEEDBACK");
     assert_eq!(feedback["details"]["responseStatus"], "KO", "{feedback:#}");
     // The letter finds nobody at the provider, both attempts: the recipient is unreachable.
     for _ in 0..10 {
@@ -773,12 +768,7 @@ async fn a_real_provider_standing_in_decides_the_outcome() {
         tokio::time::sleep(std::time::Duration::from_millis(150)).await;
     }
     let d = detail_until(&m, &paper, "COMPLETELY_UNREACHABLE").await;
-    let analog = d["timeline"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|e| e["category"] == "SEND_ANALOG_FEEDBACK")
-        .unwrap();
+    let analog = element(&d, "SEND_ANALOG_FEEDBACK");
     assert_eq!(analog["details"]["responseStatus"], "KO", "{analog:#}");
     // What the provider received is the contract's request, under SEND's element ids.
     let received = provider.received_requests().await.unwrap();
@@ -844,12 +834,7 @@ async fn a_retryable_pec_error_is_sent_again_under_a_new_request_id() {
     )
     .await;
     let d = detail_until(&m, &iun, "SEND_DIGITAL_FEEDBACK").await;
-    let feedback = d["timeline"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|e| e["category"] == "SEND_DIGITAL_FEEDBACK")
-        .unwrap();
+    let feedback = element(&d, "SEND_DIGITAL_FEEDBACK");
     assert_eq!(feedback["details"]["responseStatus"], "OK", "{feedback:#}");
     let puts: Vec<String> = provider
         .received_requests()

@@ -6,9 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
-use base64::Engine;
 use serde_json::{Value, json};
-use sha2::{Digest, Sha256};
 
 use crate::support::{cf, recipient, request};
 
@@ -89,41 +87,7 @@ impl Remote {
     }
 
     async fn upload(&self, content: &[u8]) -> Value {
-        let sha = base64::engine::general_purpose::STANDARD.encode(Sha256::digest(content));
-        let (s, body) = self
-            .call(
-                "POST",
-                "/delivery/attachments/preload",
-                Some(
-                    json!([{ "preloadIdx": "0", "contentType": "application/pdf", "sha256": sha }]),
-                ),
-                &[],
-            )
-            .await;
-        assert_eq!(s, 200, "{body}");
-        let slot = &body[0];
-        let resp = self
-            .http
-            .put(slot["url"].as_str().unwrap())
-            .header("content-type", "application/pdf")
-            .header("x-amz-meta-secret", slot["secret"].as_str().unwrap())
-            .header("x-amz-checksum-sha256", &sha)
-            .body(content.to_vec())
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(resp.status().as_u16(), 200);
-        let version = resp.headers()["x-amz-version-id"]
-            .to_str()
-            .unwrap()
-            .to_string();
-        json!({
-            "digests": { "sha256": sha },
-            "contentType": "application/pdf",
-            "ref": { "key": slot["key"], "versionToken": version },
-            "title": "Atto",
-            "docIdx": "0"
-        })
+        crate::support::upload_pdf_to(&self.http, &self.url, KEY, content).await
     }
 
     async fn tick(&self) -> i64 {

@@ -182,46 +182,49 @@ impl Mock {
 
     /// Preloads and uploads a PDF; returns the document reference for a request.
     pub async fn upload_pdf(&self, content: &[u8]) -> Value {
-        let sha = base64::engine::general_purpose::STANDARD.encode(Sha256::digest(content));
-        let (s, _, body) = self
-            .call(
-                "POST",
-                "/delivery/attachments/preload",
-                Some(KEY),
-                Some(
-                    json!([{ "preloadIdx": "0", "contentType": "application/pdf", "sha256": sha }]),
-                ),
-            )
-            .await;
-        assert_eq!(s, 200, "{body}");
-        let slot = &body[0];
-        assert_eq!(slot["httpMethod"], "PUT");
-        let resp = self
-            .http
-            .put(slot["url"].as_str().unwrap())
-            .header("content-type", "application/pdf")
-            .header("x-amz-meta-secret", slot["secret"].as_str().unwrap())
-            .header("x-amz-checksum-sha256", &sha)
-            .body(content.to_vec())
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(resp.status().as_u16(), 200);
-        let version = resp.headers()["x-amz-version-id"]
-            .to_str()
-            .unwrap()
-            .to_string();
-        json!({
-            "digests": { "sha256": sha },
-            "contentType": "application/pdf",
-            "ref": { "key": slot["key"], "versionToken": version },
-            "title": "Atto",
-            "docIdx": "0"
-        })
+        upload_pdf_to(&self.http, &self.url, KEY, content).await
     }
 }
 
 /// A codice fiscale with a correct check character.
+/// Preloads and uploads a PDF to the mock at `url` with `key`; returns the document
+/// reference for a request.
+pub async fn upload_pdf_to(http: &reqwest::Client, url: &str, key: &str, content: &[u8]) -> Value {
+    let sha = base64::engine::general_purpose::STANDARD.encode(Sha256::digest(content));
+    let resp = http
+        .post(format!("{url}/delivery/attachments/preload"))
+        .header("x-api-key", key)
+        .json(&json!([{ "preloadIdx": "0", "contentType": "application/pdf", "sha256": sha }]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+    let body: Value = resp.json().await.unwrap();
+    let slot = &body[0];
+    assert_eq!(slot["httpMethod"], "PUT");
+    let resp = http
+        .put(slot["url"].as_str().unwrap())
+        .header("content-type", "application/pdf")
+        .header("x-amz-meta-secret", slot["secret"].as_str().unwrap())
+        .header("x-amz-checksum-sha256", &sha)
+        .body(content.to_vec())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+    let version = resp.headers()["x-amz-version-id"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    json!({
+        "digests": { "sha256": sha },
+        "contentType": "application/pdf",
+        "ref": { "key": slot["key"], "versionToken": version },
+        "title": "Atto",
+        "docIdx": "0"
+    })
+}
+
 pub fn cf(first15: &str) -> String {
     format!(
         "{first15}{}",
