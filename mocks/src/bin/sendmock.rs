@@ -736,8 +736,19 @@ async fn save_state(app: &Arc<App>, path: &std::path::Path) {
     let app = app.clone();
     let path = path.to_path_buf();
     let result = tokio::task::spawn_blocking(move || {
+        #[allow(clippy::disallowed_methods)]
+        let started = std::time::Instant::now();
         let snapshot = mocks::state::take(&app);
-        mocks::state::write(&path, &snapshot).map_err(|e| format!("{}: {e}", path.display()))
+        let notifications = app.store().live();
+        mocks::state::write(&path, &snapshot).map_err(|e| format!("{}: {e}", path.display()))?;
+        let bytes = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+        tracing::info!(
+            notifications,
+            bytes,
+            millis = started.elapsed().as_millis() as u64,
+            "state saved"
+        );
+        Ok::<(), String>(())
     })
     .await;
     match result {
