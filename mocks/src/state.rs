@@ -202,23 +202,16 @@ fn channel_request(id: &str, r: &Request, pushed: Option<usize>) -> ChannelReque
 /// The state as it is now (the store's lock is held only while its parts are copied;
 /// notifications are shared, not copied).
 pub fn take(app: &App) -> Snapshot {
-    let (records, mut snap) = {
+    let (records, uploads, mut snap) = {
         let store = app.store();
         let records: Vec<(usize, Arc<Record>)> = store.records.indexed().collect();
+        // Copied under the lock, encoded after it.
+        let uploads: Vec<(String, Upload)> = store
+            .upload_keys()
+            .filter_map(|k| store.uploads.get(k).map(|u| (k.clone(), u.clone())))
+            .collect();
         let snap = StoreSnap {
-            uploads: store
-                .upload_keys()
-                .filter_map(|k| store.uploads.get(k).map(|u| (k, u)))
-                .map(|(k, u)| UploadSnap {
-                    key: k.clone(),
-                    owner: u.owner.clone(),
-                    secret: u.secret.clone(),
-                    sha256: u.sha256.clone(),
-                    content_type: u.content_type.clone(),
-                    version: u.version.clone(),
-                    data: base64::engine::general_purpose::STANDARD.encode(&u.data),
-                })
-                .collect(),
+            uploads: Vec::new(),
             records: Vec::new(),
             gpd: store.gpd.iter().cloned().collect(),
             ids: store.ids,
@@ -255,8 +248,20 @@ pub fn take(app: &App) -> Snapshot {
                 .collect(),
             events_logged: store.log.last_id(),
         };
-        (records, snap)
+        (records, uploads, snap)
     };
+    snap.uploads = uploads
+        .into_iter()
+        .map(|(key, u)| UploadSnap {
+            key,
+            owner: u.owner,
+            secret: u.secret,
+            sha256: u.sha256,
+            content_type: u.content_type,
+            version: u.version,
+            data: base64::engine::general_purpose::STANDARD.encode(&u.data),
+        })
+        .collect();
     snap.records = records
         .iter()
         .map(|(i, r)| RecordSnap {

@@ -256,13 +256,22 @@ pub async fn relay_loop(app: Shared, base: String) {
 async fn step(app: &App, http: &reqwest::Client, base: &str) {
     let now = app.clock.now();
     let real = Instant::now();
-    let work: Vec<(usize, Relay)> = app
-        .relays()
-        .iter()
-        .enumerate()
-        .filter(|(_, r)| !r.done && r.not_before.is_none_or(|t| t <= real))
-        .map(|(i, r)| (i, r.clone()))
-        .collect();
+    let work: Vec<(usize, Relay)> = {
+        let mut relays = app.relays();
+        // Decided sends are forgotten with their notification (a decided one still
+        // tells a later release which channels were decided); indexes are taken afresh
+        // each step. Lock order: relays, then store.
+        if relays.len() > 1024 && relays.iter().filter(|r| r.done).count() * 2 > relays.len() {
+            let store = app.store();
+            relays.retain(|r| !r.done || store.by_iun.contains_key(&r.iun));
+        }
+        relays
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| !r.done && r.not_before.is_none_or(|t| t <= real))
+            .map(|(i, r)| (i, r.clone()))
+            .collect()
+    };
     for (k, relay) in work {
         // The record's current state (its send element's instant, its request). The
         // store's lock is let go before the relays' is taken (that order only, always).
