@@ -563,33 +563,11 @@ pub fn new_record(
         notification: 0,
     };
     let validation = (app.config.validation_seconds * app.clock.scale()).max(1.0) as i64;
-    let mut record = Record {
-        request_id: ids::request_id(iun),
-        iun: iun.to_string(),
-        sender: sender.to_string(),
-        api_version: version,
-        request: Value::Null,
-        sent_at: now,
-        validated_at: now + validation,
-        refusal,
-        key,
-        input: None,
-        elements: Vec::new(),
-        element_ids: Vec::new(),
-        legal_keys: Vec::new(),
-        outcomes: Vec::new(),
-        logged: 0,
-        generation: 0,
-        hold_id: None,
-        hold: None,
-    };
-    if record.accepted() {
-        record.input = Some(model_input(&app.model, &key, req, now, app.clock.scale()));
-        record.recompute(&app.model);
-    } else {
-        record.refused_timeline();
-    }
-    record
+    let scale = app.clock.scale();
+    Record::new(iun, sender, version, key, now, now + validation, refusal)
+        .with_timeline(&app.model, || {
+            model_input(&app.model, &key, req, now, scale)
+        })
 }
 
 async fn request_status_v26(

@@ -413,42 +413,30 @@ pub fn restore(app: &App, s: Snapshot) -> Result<(), String> {
             replication: r.key.1,
             notification: r.key.2,
         };
-        let mut record = Record {
-            request_id: r.request_id,
-            iun: r.iun,
-            sender: r.sender,
-            api_version: interned(
-                &r.api_version,
-                &["1", "2.1", "2.3", "2.4", "2.5", "2.6"],
-                "API version",
-            )?,
-            request: Value::Null,
-            sent_at: r.sent_at,
-            validated_at: r.validated_at,
-            refusal,
+        let api_version = interned(
+            &r.api_version,
+            &["1", "2.1", "2.3", "2.4", "2.5", "2.6"],
+            "API version",
+        )?;
+        let mut record = Record::new(
+            &r.iun,
+            &r.sender,
+            api_version,
             key,
-            input: None,
-            elements: Vec::new(),
-            element_ids: Vec::new(),
-            legal_keys: Vec::new(),
-            outcomes: Vec::new(),
-            logged: 0,
-            generation: 0,
-            hold_id: None,
-            hold: None,
-        };
-        if record.accepted() {
+            r.sent_at,
+            r.validated_at,
+            refusal,
+        )
+        .with_timeline(&app.model, || {
             let mut input =
                 crate::request::model_input(&app.model, &key, &r.request, r.sent_at, s.scale);
             input.cancelled_at = r.cancelled_at;
             for (p, paid) in input.recipients.iter_mut().zip(&r.reported_payments) {
                 p.reported_payment = *paid;
             }
-            record.input = Some(input);
-            record.recompute(&app.model);
-        } else {
-            record.refused_timeline();
-        }
+            input
+        });
+        record.request_id = r.request_id;
         record.request = r.request;
         record.logged = r.logged.min(record.elements.len());
         store.insert_at(r.index, record);

@@ -57,6 +57,53 @@ pub struct Record {
 }
 
 impl Record {
+    /// A request as received: its timeline comes with `with_timeline`.
+    pub fn new(
+        iun: &str,
+        sender: &str,
+        api_version: &'static str,
+        key: StreamKey,
+        sent_at: i64,
+        validated_at: i64,
+        refusal: Vec<Refusal>,
+    ) -> Record {
+        Record {
+            request_id: ids::request_id(iun),
+            iun: iun.to_string(),
+            sender: sender.to_string(),
+            api_version,
+            request: Value::Null,
+            sent_at,
+            validated_at,
+            refusal,
+            key,
+            input: None,
+            elements: Vec::new(),
+            element_ids: Vec::new(),
+            legal_keys: Vec::new(),
+            outcomes: Vec::new(),
+            logged: 0,
+            generation: 0,
+            hold_id: None,
+            hold: None,
+        }
+    }
+
+    /// The timeline: the model's from `input` when accepted, else REQUEST_REFUSED.
+    pub fn with_timeline(
+        mut self,
+        model: &Model,
+        input: impl FnOnce() -> NotificationInput,
+    ) -> Record {
+        if self.accepted() {
+            self.input = Some(input());
+            self.recompute(model);
+        } else {
+            self.refused_timeline();
+        }
+        self
+    }
+
     /// Finished: refused, or every element of its timeline has happened by `now` (and
     /// none waits for a provider).
     pub fn finished(&self, now: i64) -> bool {
@@ -66,7 +113,7 @@ impl Record {
     }
 
     /// A refused request's timeline: REQUEST_REFUSED when validation ends.
-    pub fn refused_timeline(&mut self) {
+    fn refused_timeline(&mut self) {
         self.elements = vec![TimelineElement {
             at: self.validated_at,
             category: Category::RequestRefused,
@@ -539,30 +586,14 @@ mod tests {
     use super::*;
 
     fn record(n: usize) -> Record {
-        Record {
-            request_id: format!("req-{n}"),
-            iun: format!("IUN-{n}"),
-            sender: "s".into(),
-            api_version: "2.6",
-            request: Value::Null,
-            sent_at: 0,
-            validated_at: 0,
-            refusal: Vec::new(),
-            key: StreamKey {
-                seed: 1,
-                replication: 0,
-                notification: 0,
-            },
-            input: None,
-            elements: Vec::new(),
-            element_ids: Vec::new(),
-            legal_keys: Vec::new(),
-            outcomes: Vec::new(),
-            logged: 0,
-            generation: 0,
-            hold_id: None,
-            hold: None,
-        }
+        let key = StreamKey {
+            seed: 1,
+            replication: 0,
+            notification: 0,
+        };
+        let mut r = Record::new(&format!("IUN-{n}"), "s", "2.6", key, 0, 0, Vec::new());
+        r.request_id = format!("req-{n}");
+        r
     }
 
     #[test]

@@ -330,7 +330,7 @@ async fn step(app: &App, http: &reqwest::Client, base: &str) {
             }
             ok
         } else {
-            let events = read_events(http, base, &url, relay.channel, &id).await;
+            let events = read_events(http, base, &url, &id).await;
             match events {
                 Some(events) => {
                     match outcome(relay.channel, &events, posted_at, app) {
@@ -373,7 +373,6 @@ async fn read_events(
     http: &reqwest::Client,
     base: &str,
     url: &str,
-    _channel: Channel,
     id: &str,
 ) -> Option<Vec<Value>> {
     let all = http

@@ -692,6 +692,29 @@ async fn a_send_notification_goes_through_the_mocks_own_external_channel() {
 
 /// Nobody is reachable but by the channels the test gives (no IO, e-mail, SMS or
 /// registries' domiciles), and letters do not lead to views.
+/// A provider that takes every request (204).
+async fn accepting_provider() -> wiremock::MockServer {
+    use wiremock::matchers::{method, path_regex};
+    let provider = wiremock::MockServer::start().await;
+    wiremock::Mock::given(method("PUT"))
+        .and(path_regex("^/external-channels/v1/.*"))
+        .respond_with(wiremock::ResponseTemplate::new(204))
+        .mount(&provider)
+        .await;
+    provider
+}
+
+/// The provider answers progress reads on paths matching `path` with `event`.
+async fn answer(provider: &wiremock::MockServer, path: &str, event: Value, priority: u8) {
+    use wiremock::matchers::{method, path_regex};
+    wiremock::Mock::given(method("GET"))
+        .and(path_regex(path))
+        .respond_with(wiremock::ResponseTemplate::new(200).set_body_json(event))
+        .with_priority(priority)
+        .mount(provider)
+        .await;
+}
+
 const ONLY_GIVEN_CHANNELS: [&str; 7] = [
     "recipients.citizen.io_send_enabled_share=0",
     "recipients.citizen.email_share=0",
@@ -705,35 +728,24 @@ const ONLY_GIVEN_CHANNELS: [&str; 7] = [
 #[tokio::test]
 async fn a_real_provider_standing_in_decides_the_outcome() {
     use crate::support::{cf, recipient};
-    use wiremock::matchers::{method, path_regex};
-    use wiremock::{Mock as WireMock, MockServer, ResponseTemplate};
-    let provider = MockServer::start().await;
     // Every PEC fails and every letter finds nobody, whatever the model would say.
-    WireMock::given(method("PUT"))
-        .and(path_regex("^/external-channels/v1/.*"))
-        .respond_with(ResponseTemplate::new(204))
-        .mount(&provider)
-        .await;
-    WireMock::given(method("GET"))
-        .and(path_regex("^/external-channels/v1/digital-deliveries/legal-full-message-requests/.*"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+    let provider = accepting_provider().await;
+    answer(&provider, "^/external-channels/v1/digital-deliveries/legal-full-message-requests/.*", json!({
             "requestId": "x", "eventTimestamp": "2026-03-02T09:00:00Z", "status": "ERROR", "eventCode": "C004"
-        })))
-        .mount(&provider)
-        .await;
-    WireMock::given(method("GET"))
-        .and(path_regex(
-            "^/external-channels/v1/paper-deliveries-engagements/.*",
-        ))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+        }), 1).await;
+    answer(
+        &provider,
+        "^/external-channels/v1/paper-deliveries-engagements/.*",
+        json!({
             "requestId": "PREPARE_ANALOG_DOMICILE.IUN_XXXX-XXXX-XXXX-000000-X-0",
             "statusCode": "RECAG003F", "statusDescription": "irreperibile",
             "statusDateTime": "2026-03-09T10:00:00Z", "productType": "890",
             "deliveryFailureCause": "M03",
             "clientRequestTimeStamp": "2026-03-02T08:00:00Z"
-        })))
-        .mount(&provider)
-        .await;
+        }),
+        1,
+    )
+    .await;
     let m =
         crate::support::start_through_channel(48, Some(provider.uri()), &ONLY_GIVEN_CHANNELS).await;
     let digital = accepted(
@@ -795,31 +807,14 @@ async fn a_real_provider_standing_in_decides_the_outcome() {
 #[tokio::test]
 async fn a_retryable_pec_error_is_sent_again_under_a_new_request_id() {
     use crate::support::{cf, recipient};
-    use wiremock::matchers::{method, path_regex};
-    use wiremock::{Mock as WireMock, MockServer, ResponseTemplate};
-    let provider = MockServer::start().await;
-    WireMock::given(method("PUT"))
-        .and(path_regex("^/external-channels/v1/.*"))
-        .respond_with(ResponseTemplate::new(204))
-        .mount(&provider)
-        .await;
+    let provider = accepting_provider().await;
     // The first try meets a PEC server error (C010, retryable), the retry is delivered.
-    WireMock::given(method("GET"))
-        .and(path_regex("^/external-channels/v1/digital-deliveries/legal-full-message-requests/.*RETRY_1$"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+    answer(&provider, "^/external-channels/v1/digital-deliveries/legal-full-message-requests/.*RETRY_1$", json!({
             "requestId": "x", "eventTimestamp": "2026-03-02T09:00:00Z", "status": "OK", "eventCode": "C003"
-        })))
-        .with_priority(1)
-        .mount(&provider)
-        .await;
-    WireMock::given(method("GET"))
-        .and(path_regex("^/external-channels/v1/digital-deliveries/legal-full-message-requests/.*"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+        }), 1).await;
+    answer(&provider, "^/external-channels/v1/digital-deliveries/legal-full-message-requests/.*", json!({
             "requestId": "x", "eventTimestamp": "2026-03-02T09:00:00Z", "status": "ERROR", "eventCode": "C010"
-        })))
-        .with_priority(2)
-        .mount(&provider)
-        .await;
+        }), 2).await;
     let m =
         crate::support::start_through_channel(49, Some(provider.uri()), &ONLY_GIVEN_CHANNELS).await;
     let iun = accepted(

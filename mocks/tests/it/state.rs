@@ -90,6 +90,25 @@ impl Remote {
         crate::support::upload_pdf_to(&self.http, &self.url, KEY, content).await
     }
 
+    /// Uploads `document` and sends a notification to one recipient without a PEC.
+    async fn send(
+        &self,
+        document: &[u8],
+        protocol: &str,
+        cf15: &str,
+        address: &str,
+        notice: &str,
+    ) -> (u16, Value) {
+        let doc = self.upload(document).await;
+        let req = request(
+            protocol,
+            &doc,
+            vec![recipient(&cf(cf15), address, None, notice)],
+        );
+        self.call("POST", "/delivery/v2.6/requests", Some(req), &[])
+            .await
+    }
+
     async fn tick(&self) -> i64 {
         self.call("GET", "/mock/clock", None, &[]).await.1["tick"]
             .as_i64()
@@ -142,19 +161,14 @@ async fn a_killed_mock_restarts_with_what_it_had_saved() {
     let before = serve(&state, &addr);
 
     // A notification, a stream read once, a provider request.
-    let doc = before.upload(b"%PDF-1.4 state").await;
-    let req = request(
-        "STATE-1",
-        &doc,
-        vec![recipient(
-            &cf("RSSMRA80A01H501"),
-            "via Roma 1 @OK-Giacenza_AR",
-            None,
-            "302000100000019601",
-        )],
-    );
     let (s, sent) = before
-        .call("POST", "/delivery/v2.6/requests", Some(req), &[])
+        .send(
+            b"%PDF-1.4 state",
+            "STATE-1",
+            "RSSMRA80A01H501",
+            "via Roma 1 @OK-Giacenza_AR",
+            "302000100000019601",
+        )
         .await;
     assert_eq!(s, 202, "{sent}");
     let request_id = sent["notificationRequestId"].as_str().unwrap().to_string();
@@ -258,19 +272,14 @@ async fn a_killed_mock_restarts_with_what_it_had_saved() {
         "{pec_state}"
     );
     // A new notification gets a new IUN (the id counter resumed).
-    let doc = after.upload(b"%PDF-1.4 state 2").await;
-    let req = request(
-        "STATE-2",
-        &doc,
-        vec![recipient(
-            &cf("VRDLGU70B02H501"),
-            "via Verdi 2",
-            None,
-            "302000100000019602",
-        )],
-    );
     let (s, sent2) = after
-        .call("POST", "/delivery/v2.6/requests", Some(req), &[])
+        .send(
+            b"%PDF-1.4 state 2",
+            "STATE-2",
+            "VRDLGU70B02H501",
+            "via Verdi 2",
+            "302000100000019602",
+        )
         .await;
     assert_eq!(s, 202, "{sent2}");
     assert_ne!(
