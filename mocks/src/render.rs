@@ -6,10 +6,12 @@
 //! straight into the response buffer, the request echoed from its parsed form: no
 //! `Value` tree is built, cloned and dropped per request.
 
+use std::cell::OnceCell;
 use std::sync::LazyLock;
 
 use chrono::SecondsFormat;
 use serde::Serialize;
+use serde_json::value::RawValue;
 use serde_json::{Value, json};
 use sim::model::timeline::{
     AddressSource, Category, DigitalChannel, EndWorkflowStatus, LegalFactCategory, ResponseStatus,
@@ -180,18 +182,37 @@ struct Times {
 static NO_ADDRESS: LazyLock<Value> =
     LazyLock::new(|| json!({ "address": "-", "municipality": "-" }));
 
+/// A record's request, parsed when an element first needs it (most do not).
+struct LazyRequest<'a> {
+    record: &'a Record,
+    parsed: OnceCell<Value>,
+}
+
+impl<'a> LazyRequest<'a> {
+    fn new(record: &'a Record) -> Self {
+        LazyRequest {
+            record,
+            parsed: OnceCell::new(),
+        }
+    }
+
+    fn get(&self) -> &Value {
+        self.parsed.get_or_init(|| self.record.request_value())
+    }
+}
+
 /// The physical address a detail reports: the request's, as sent.
-fn physical_address(r: &Record, rec: usize) -> &Value {
-    let a = &r.request["recipients"][rec]["physicalAddress"];
+fn physical_address(request: &Value, rec: usize) -> &Value {
+    let a = &request["recipients"][rec]["physicalAddress"];
     if a.is_object() { a } else { &NO_ADDRESS }
 }
 
 /// The PEC address of a source: the special domicile from the request; for the
 /// platform and registry domiciles, which SEND finds on its own, a stand-in address.
-fn digital_address(r: &Record, rec: usize, source: Option<AddressSource>) -> AddressOut {
-    let special = r.request["recipients"][rec]["digitalDomicile"]["address"].as_str();
+fn digital_address(request: &Value, rec: usize, source: Option<AddressSource>) -> AddressOut {
+    let special = request["recipients"][rec]["digitalDomicile"]["address"].as_str();
     let tax = || {
-        r.request["recipients"][rec]["taxId"]
+        request["recipients"][rec]["taxId"]
             .as_str()
             .unwrap_or("recipient")
             .to_ascii_lowercase()
@@ -212,7 +233,7 @@ fn aar_url(r: &Record) -> String {
 }
 
 /// The details object of one element, in its category's schema.
-fn details<'a>(r: &'a Record, i: usize, t: &'a Times) -> DetailsOut<'a> {
+fn details<'a>(r: &'a Record, req: &'a LazyRequest, i: usize, t: &'a Times) -> DetailsOut<'a> {
     let e = &r.elements[i];
     let d = &e.details;
     let rec = d.rec_index.unwrap_or(0) as usize;
@@ -233,7 +254,7 @@ fn details<'a>(r: &'a Record, i: usize, t: &'a Times) -> DetailsOut<'a> {
             .filter(|x| x.details.rec_index == d.rec_index)
             .find_map(|x| x.details.digital_address_source)
     };
-    let service_level = &r.request["physicalCommunicationType"];
+    let service_level = || &req.get()["physicalCommunicationType"];
     let letter_code = || format!("RL{}{}", rec, d.letter.unwrap_or(0));
     use Category::*;
     match e.category {
@@ -242,12 +263,12 @@ fn details<'a>(r: &'a Record, i: usize, t: &'a Times) -> DetailsOut<'a> {
         }
         RequestAccepted => {
             o.notification_request_id = Some(&r.request_id);
-            o.pa_protocol_number = Some(&r.request["paProtocolNumber"]);
-            o.idempotence_token = r.request["idempotenceToken"].as_str();
+            o.pa_protocol_number = Some(&req.get()["paProtocolNumber"]);
+            o.idempotence_token = req.get()["idempotenceToken"].as_str();
         }
         RequestRefused => {
             o.notification_request_id = Some(&r.request_id);
-            o.pa_protocol_number = Some(&r.request["paProtocolNumber"]);
+            o.pa_protocol_number = Some(&req.get()["paProtocolNumber"]);
             o.refusal_reasons = Some(
                 r.refusal
                     .iter()
@@ -295,15 +316,15 @@ fn details<'a>(r: &'a Record, i: usize, t: &'a Times) -> DetailsOut<'a> {
             o.sent_attempt_made = Some(1);
             o.last_attempt_date = Some(at);
             o.scheduling_date = sched;
-            o.digital_address = Some(digital_address(r, rec, source));
+            o.digital_address = Some(digital_address(req.get(), rec, source));
         }
         SendDigitalDomicile => {
-            o.digital_address = Some(digital_address(r, rec, source));
+            o.digital_address = Some(digital_address(req.get(), rec, source));
             o.digital_address_source = source_text;
             o.retry_number = Some(d.sent_attempt_made.unwrap_or(0));
         }
         SendDigitalProgress | SendDigitalFeedback => {
-            o.digital_address = Some(digital_address(r, rec, source));
+            o.digital_address = Some(digital_address(req.get(), rec, source));
             o.delivery_detail_code = d.delivery_detail_code;
             o.notification_date = Some(at);
             o.sending_receipts = Some([ReceiptOut {
@@ -319,29 +340,29 @@ fn details<'a>(r: &'a Record, i: usize, t: &'a Times) -> DetailsOut<'a> {
             }
         }
         DigitalDeliveryCreationRequest => {
-            o.digital_address = Some(digital_address(r, rec, last_source()));
+            o.digital_address = Some(digital_address(req.get(), rec, last_source()));
             o.end_workflow_status = d.end_workflow_status;
             o.completion_workflow_date = Some(at);
         }
         DigitalSuccessWorkflow => {
-            o.digital_address = Some(digital_address(r, rec, last_source()));
+            o.digital_address = Some(digital_address(req.get(), rec, last_source()));
         }
         DigitalFailureWorkflow => {}
         PrepareSimpleRegisteredLetter | PrepareAnalogDomicile => {
-            o.physical_address = Some(physical_address(r, rec));
+            o.physical_address = Some(physical_address(req.get(), rec));
             if e.category == PrepareAnalogDomicile {
-                o.service_level = Some(service_level);
+                o.service_level = Some(service_level());
                 o.sent_attempt_made = Some(d.sent_attempt_made.unwrap_or(0));
             }
         }
         SendSimpleRegisteredLetter | SendAnalogDomicile => {
-            o.physical_address = Some(physical_address(r, rec));
+            o.physical_address = Some(physical_address(req.get(), rec));
             o.analog_cost = d.analog_cost;
             o.envelope_weight = d.envelope_weight;
             o.number_of_pages = d.number_of_pages;
             o.product_type = d.product_type.map(|p| p.code());
             if e.category == SendAnalogDomicile {
-                o.service_level = Some(service_level);
+                o.service_level = Some(service_level());
                 o.sent_attempt_made = Some(d.sent_attempt_made.unwrap_or(0));
             }
         }
@@ -351,7 +372,7 @@ fn details<'a>(r: &'a Record, i: usize, t: &'a Times) -> DetailsOut<'a> {
             o.notification_date = Some(at);
             o.registered_letter_code = Some(letter_code());
             if e.category == SendAnalogProgress {
-                o.service_level = Some(service_level);
+                o.service_level = Some(service_level());
             }
             if let Some(key) = legal {
                 o.attachments = Some([AttachmentOut {
@@ -363,8 +384,8 @@ fn details<'a>(r: &'a Record, i: usize, t: &'a Times) -> DetailsOut<'a> {
             }
         }
         SendAnalogFeedback => {
-            o.physical_address = Some(physical_address(r, rec));
-            o.service_level = Some(service_level);
+            o.physical_address = Some(physical_address(req.get(), rec));
+            o.service_level = Some(service_level());
             o.sent_attempt_made = Some(d.sent_attempt_made.unwrap_or(0));
             o.response_status = d.response_status;
             o.delivery_detail_code = d.delivery_detail_code;
@@ -382,7 +403,7 @@ fn details<'a>(r: &'a Record, i: usize, t: &'a Times) -> DetailsOut<'a> {
             o.failure_cause = d.delivery_failure_cause;
         }
         AnalogSuccessWorkflow => {
-            o.physical_address = Some(physical_address(r, rec));
+            o.physical_address = Some(physical_address(req.get(), rec));
         }
         AnalogFailureWorkflow => {
             o.generated_aar_url = Some(aar_url(r));
@@ -395,7 +416,7 @@ fn details<'a>(r: &'a Record, i: usize, t: &'a Times) -> DetailsOut<'a> {
             o.legal_fact_generation_date = Some(at);
         }
         AnalogWorkflowRecipientDeceased => {
-            o.physical_address = Some(physical_address(r, rec));
+            o.physical_address = Some(physical_address(req.get(), rec));
             o.notification_cost = d.notification_cost;
         }
         Refinement => {
@@ -410,11 +431,11 @@ fn details<'a>(r: &'a Record, i: usize, t: &'a Times) -> DetailsOut<'a> {
             o.notification_cost = d.notification_cost;
         }
         Payment => {
-            o.recipient_type = Some(&r.request["recipients"][rec]["recipientType"]);
+            o.recipient_type = Some(&req.get()["recipients"][rec]["recipientType"]);
             o.payment_source_channel = Some("PA");
             o.amount = d.amount;
             o.event_timestamp = Some(at);
-            let p = &r.request["recipients"][rec]["payments"][0]["pagoPa"];
+            let p = &req.get()["recipients"][rec]["payments"][0]["pagoPa"];
             if p.is_object() {
                 o.creditor_tax_id = Some(&p["creditorTaxId"]);
                 o.notice_code = Some(&p["noticeCode"]);
@@ -449,6 +470,7 @@ fn times(e: &TimelineElement, clock: &SimClock) -> Times {
 /// `sentAt` as text.
 fn element_out<'a>(
     r: &'a Record,
+    req: &'a LazyRequest,
     i: usize,
     t: &'a Times,
     sent_at: &'a str,
@@ -468,7 +490,7 @@ fn element_out<'a>(
         notification_sent_at: current.then_some(sent_at),
         legal_facts_ids,
         category: e.category.as_str(),
-        details: details(r, i, t),
+        details: details(r, req, i, t),
     }
 }
 
@@ -480,8 +502,10 @@ pub fn element(r: &Record, i: usize, clock: &SimClock, version: Version) -> Opti
     }
     let t = times(&r.elements[i], clock);
     let sent_at = iso(clock, r.sent_at);
+    let req = LazyRequest::new(r);
     Some(
-        serde_json::to_value(element_out(r, i, &t, &sent_at, version)).expect("element serialises"),
+        serde_json::to_value(element_out(r, &req, i, &t, &sent_at, version))
+            .expect("element serialises"),
     )
 }
 
@@ -506,7 +530,7 @@ fn merged(
     head: &impl Serialize,
     head_keys: &[&str],
     drop: &[&str],
-    request: &Value,
+    request: &RawValue,
     size_hint: usize,
 ) -> Vec<u8> {
     // Sized for the whole view: growing a 12 KB detail by doubling copies it twice.
@@ -515,7 +539,11 @@ fn merged(
     debug_assert_eq!(buf.last(), Some(&b'}'));
     buf.pop();
     let mut first = buf.last() == Some(&b'{');
-    for (k, v) in request.as_object().into_iter().flatten() {
+    // Its fields sorted by name, as the parsed request gave them, each value copied as
+    // it is.
+    let fields: Option<std::collections::BTreeMap<String, &RawValue>> =
+        serde_json::from_str(request.get()).expect("a stored request is JSON");
+    for (k, v) in fields.iter().flatten() {
         if head_keys.contains(&k.as_str()) || drop.contains(&k.as_str()) {
             continue;
         }
@@ -525,7 +553,7 @@ fn merged(
         first = false;
         sonic_rs::to_writer(&mut buf, k).expect("key serialises");
         buf.push(b':');
-        sonic_rs::to_writer(&mut buf, v).expect("value serialises");
+        buf.extend_from_slice(v.get().as_bytes());
     }
     buf.push(b'}');
     buf
@@ -566,6 +594,7 @@ pub fn detail(r: &Record, now: i64, clock: &SimClock, version: Version) -> Vec<u
         .iter()
         .map(|e| times(e, clock))
         .collect();
+    let req = LazyRequest::new(r);
     let head = DetailHead {
         iun: &r.iun,
         sender_pa_id: format!("mock-pa-{}", r.sender),
@@ -586,7 +615,7 @@ pub fn detail(r: &Record, now: i64, clock: &SimClock, version: Version) -> Vec<u
             .collect(),
         timeline: (0..visible)
             .filter(|i| version.knows(r.elements[*i].category))
-            .map(|i| element_out(r, i, &times[i], &sent_at, version))
+            .map(|i| element_out(r, &req, i, &times[i], &sent_at, version))
             .collect(),
     };
     let drop: &[&str] = match version {

@@ -510,14 +510,14 @@ fn send(app: Shared, headers: HeaderMap, body: Bytes, path: &str, version: &'sta
             continue;
         }
         let mut record = record;
-        record.request = req;
+        record.set_request(&req);
         let request_id = record.request_id.clone();
         let relays = if app.config.external_channel.is_some() && record.accepted() {
             crate::channels::relay::track(&mut record)
         } else {
             Vec::new()
         };
-        store.insert(record);
+        store.insert(record, &req);
         if !relays.is_empty() {
             // The relays' lock comes first: let the store go, then take both in order.
             drop(store);
@@ -810,7 +810,8 @@ async fn document(
     let idx: usize = doc_idx
         .parse()
         .map_err(|_| Problem::not_found(&format!("document {doc_idx}")))?;
-    let doc = r.request["documents"]
+    let request = r.request_value();
+    let doc = request["documents"]
         .get(idx)
         .ok_or_else(|| Problem::not_found(&format!("document {doc_idx}")))?;
     let reply = attachment_metadata(&app, &store, doc, &format!("{iun}-doc{idx}.pdf"))?;
@@ -833,7 +834,8 @@ async fn payment_attachment(
         .and_then(|s| s.parse().ok())
         .unwrap_or(0);
     let field = if name == "PAGOPA" { "pagoPa" } else { "f24" };
-    let att = &r.request["recipients"][rec]["payments"][k][field];
+    let request = r.request_value();
+    let att = &request["recipients"][rec]["payments"][k][field];
     let doc = if field == "pagoPa" {
         &att["attachment"]
     } else {
@@ -882,12 +884,13 @@ async fn legal_facts(
     let store = app.store();
     let r = visible_record(&store, &app, &sender, &iun)?;
     let n = r.visible(app.clock.now());
+    let request = r.request_value();
     let list: Vec<Value> = (0..n)
         .filter_map(|i| {
             let key = r.legal_keys[i].as_ref()?;
             let mut v = json!({ "iun": r.iun, "legalFactsId": { "key": key, "category": r.elements[i].legal_fact } });
             if let Some(rec) = r.elements[i].details.rec_index {
-                v["taxId"] = r.request["recipients"][rec as usize]["taxId"].clone();
+                v["taxId"] = request["recipients"][rec as usize]["taxId"].clone();
             }
             Some(v)
         })
@@ -936,7 +939,7 @@ fn find_notice<'a>(
         .get(&(pa.to_string(), notice.to_string()))
         .ok_or_else(|| Problem::not_found(&format!("payment {pa}/{notice}")))?;
     let r = &store.records[i];
-    let apply = r.request["recipients"][rec]["payments"]
+    let apply = r.request_value()["recipients"][rec]["payments"]
         .as_array()
         .into_iter()
         .flatten()
@@ -1114,7 +1117,7 @@ async fn admin_list(State(app): State<Shared>) -> Response {
                 "iun": r.iun,
                 "notificationRequestId": r.request_id,
                 "senderTaxId": r.sender,
-                "paProtocolNumber": r.request["paProtocolNumber"],
+                "paProtocolNumber": r.request_value()["paProtocolNumber"],
                 "sentAt": render::iso(&app.clock, r.sent_at),
                 "notificationStatus": if r.accepted() || now < r.validated_at { status } else { "REFUSED" },
             })
@@ -1256,7 +1259,7 @@ fn note_price(app: &App, sender: &str, pa: &str, notice: &str) {
             .by_notice
             .get(&(pa.to_string(), notice.to_string()))
             .and_then(|(i, _)| store.records.get(*i))
-            .is_some_and(|r| r.sender == sender && r.request["senderTaxId"] == pa)
+            .is_some_and(|r| r.sender == sender && r.request_value()["senderTaxId"] == pa)
     };
     app.conformance
         .note(sender, Note::Price { own }, std::time::Instant::now());

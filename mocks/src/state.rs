@@ -60,7 +60,7 @@ struct RecordSnap {
     iun: String,
     sender: String,
     api_version: String,
-    request: Value,
+    request: Box<serde_json::value::RawValue>,
     sent_at: i64,
     validated_at: i64,
     /// (code, detail, recipient).
@@ -408,6 +408,8 @@ pub fn restore(app: &App, s: Snapshot) -> Result<(), String> {
                 })
             })
             .collect::<Result<Vec<_>, String>>()?;
+        let request: Value = serde_json::from_str(r.request.get())
+            .map_err(|e| format!("the request of {}: {e}", r.iun))?;
         let key = StreamKey {
             seed: r.key.0,
             replication: r.key.1,
@@ -429,7 +431,7 @@ pub fn restore(app: &App, s: Snapshot) -> Result<(), String> {
         )
         .with_timeline(&app.model, || {
             let mut input =
-                crate::request::model_input(&app.model, &key, &r.request, r.sent_at, s.scale);
+                crate::request::model_input(&app.model, &key, &request, r.sent_at, s.scale);
             input.cancelled_at = r.cancelled_at;
             for (p, paid) in input.recipients.iter_mut().zip(&r.reported_payments) {
                 p.reported_payment = *paid;
@@ -437,9 +439,9 @@ pub fn restore(app: &App, s: Snapshot) -> Result<(), String> {
             input
         });
         record.request_id = r.request_id;
-        record.request = r.request;
+        record.set_request(&request);
         record.logged = r.logged.min(record.elements.len());
-        store.insert_at(r.index, record);
+        store.insert_at(r.index, record, &request);
     }
     store.gpd = s.store.gpd.into_iter().collect();
     store.ids = s.store.ids;

@@ -108,7 +108,7 @@ impl Stream {
     /// Whether an event of this notification in this status passes the stream's filters.
     fn accepts(&self, record: &Record, category: &str, status_changed: bool, status: &str) -> bool {
         if !self.groups.is_empty() {
-            let group = record.request["group"].as_str().unwrap_or_default();
+            let group = record.group.as_deref().unwrap_or_default();
             if !self.groups.iter().any(|g| g == group) {
                 return false;
             }

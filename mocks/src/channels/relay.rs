@@ -104,7 +104,8 @@ fn path(channel: Channel, id: &str) -> String {
 
 /// The provider's request for a send, from the notification's request.
 fn body(app: &App, r: &Record, relay: &Relay) -> Option<Value> {
-    let rec = &r.request["recipients"][relay.recipient];
+    let request = r.request_value();
+    let rec = &request["recipients"][relay.recipient];
     let at = r
         .element_ids
         .iter()
@@ -166,7 +167,7 @@ fn body(app: &App, r: &Record, relay: &Relay) -> Option<Value> {
                 "receiverCap": a["zip"].as_str().unwrap_or(""),
                 "receiverCity": a["municipality"],
                 "receiverPr": a["province"].as_str().unwrap_or(""),
-                "senderName": r.request["senderDenomination"],
+                "senderName": request["senderDenomination"],
                 "senderAddress": "Piazza Colonna 370",
                 "senderCity": "Roma",
                 "senderPr": "RM",

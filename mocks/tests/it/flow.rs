@@ -293,7 +293,7 @@ async fn the_mock_timeline_is_the_model_timeline_for_the_same_request_and_seed()
     let input = mocks::request::model_input(
         &m.app.model,
         &record.key,
-        &record.request,
+        &record.request_value(),
         record.sent_at,
         m.app.clock.scale(),
     );
