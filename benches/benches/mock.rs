@@ -46,7 +46,7 @@ fn records(n: usize) -> (App, Vec<Record>) {
                 (b'A' + (k % 26) as u8) as char
             );
             let mut r = new_record(&app, "80016350821", "2.6", &iun, Vec::new(), &req, 0);
-            r.request = req;
+            r.set_request(&req);
             r
         })
         .collect();

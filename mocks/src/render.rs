@@ -606,11 +606,7 @@ pub fn detail(r: &Record, now: i64, clock: &SimClock, version: Version) -> Vec<u
             .map(|c| HistoryOut {
                 status: version.status(c.status.as_str()),
                 active_from: iso(clock, c.active_from),
-                related_timeline_elements: c
-                    .related
-                    .iter()
-                    .map(|k| r.element_ids[*k].as_str())
-                    .collect(),
+                related_timeline_elements: c.related.iter().map(|k| &r.element_ids[*k]).collect(),
             })
             .collect(),
         timeline: (0..visible)

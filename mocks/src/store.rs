@@ -51,7 +51,7 @@ pub struct Record {
     pub key: StreamKey,
     pub input: Option<NotificationInput>,
     pub elements: Vec<TimelineElement>,
-    pub element_ids: Vec<String>,
+    pub element_ids: ElementIds,
     pub legal_keys: Vec<Option<String>>,
     pub outcomes: Vec<RecipientOutcome>,
     /// Elements already in the event log.
@@ -62,6 +62,42 @@ pub struct Record {
     /// index of the first element held back after it.
     pub hold_id: Option<String>,
     pub hold: Option<usize>,
+}
+
+/// A notification's element ids, in one text: a few dozen short strings each would cost
+/// an allocation apiece for the notification's whole life.
+#[derive(Debug, Clone, Default)]
+pub struct ElementIds {
+    text: String,
+    /// Where each id ends in `text`.
+    ends: Vec<u32>,
+}
+
+impl ElementIds {
+    pub fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ends.is_empty()
+    }
+
+    pub fn get(&self, i: usize) -> &str {
+        let start = if i == 0 { 0 } else { self.ends[i - 1] as usize };
+        &self.text[start..self.ends[i] as usize]
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &str> {
+        (0..self.len()).map(|i| self.get(i))
+    }
+}
+
+impl std::ops::Index<usize> for ElementIds {
+    type Output = str;
+
+    fn index(&self, i: usize) -> &str {
+        self.get(i)
+    }
 }
 
 impl Record {
@@ -89,7 +125,7 @@ impl Record {
             key,
             input: None,
             elements: Vec::new(),
-            element_ids: Vec::new(),
+            element_ids: ElementIds::default(),
             legal_keys: Vec::new(),
             outcomes: Vec::new(),
             logged: 0,
@@ -189,52 +225,49 @@ impl Record {
     /// within the notification, and legal-fact keys.
     pub fn assign_ids(&mut self) {
         use std::fmt::Write;
-        let mut seen: HashMap<String, u32> = HashMap::new();
-        self.element_ids = self
-            .elements
-            .iter()
-            .map(|e| {
-                let d = &e.details;
-                let mut id = String::with_capacity(96);
-                let _ = write!(id, "{}.IUN_{}", e.category.as_str(), self.iun);
-                if let Some(r) = d.rec_index {
-                    let _ = write!(id, ".RECINDEX_{r}");
-                }
-                if let Some(s) = d.digital_address_source {
-                    let _ = write!(id, ".SOURCE_{}", s.as_str());
-                }
-                if let Some(a) = d.sent_attempt_made {
-                    let _ = write!(id, ".ATTEMPT_{a}");
-                }
-                let n = match seen.get_mut(&id) {
-                    Some(n) => {
-                        *n += 1;
-                        *n
-                    }
-                    None => {
-                        seen.insert(id.clone(), 1);
-                        1
-                    }
-                };
-                if n > 1
-                    || matches!(
-                        e.category,
-                        Category::SendAnalogProgress
-                            | Category::SendDigitalProgress
-                            | Category::SendSimpleRegisteredLetterProgress
-                    )
-                {
-                    let _ = write!(id, ".IDX_{n}");
-                }
-                id.shrink_to_fit();
-                id
-            })
-            .collect();
-        self.element_ids.shrink_to_fit();
+        let mut ids = ElementIds::default();
+        // Each id's length before any `.IDX_n`: repeats of the same stem are numbered.
+        let mut stems: Vec<usize> = Vec::with_capacity(self.elements.len());
+        for e in &self.elements {
+            let d = &e.details;
+            let start = ids.text.len();
+            let _ = write!(ids.text, "{}.IUN_{}", e.category.as_str(), self.iun);
+            if let Some(r) = d.rec_index {
+                let _ = write!(ids.text, ".RECINDEX_{r}");
+            }
+            if let Some(s) = d.digital_address_source {
+                let _ = write!(ids.text, ".SOURCE_{}", s.as_str());
+            }
+            if let Some(a) = d.sent_attempt_made {
+                let _ = write!(ids.text, ".ATTEMPT_{a}");
+            }
+            let stem = ids.text.len() - start;
+            let n = 1
+                + (0..stems.len())
+                    .filter(|&k| {
+                        stems[k] == stem && ids.get(k)[..stem] == ids.text[start..start + stem]
+                    })
+                    .count();
+            stems.push(stem);
+            if n > 1
+                || matches!(
+                    e.category,
+                    Category::SendAnalogProgress
+                        | Category::SendDigitalProgress
+                        | Category::SendSimpleRegisteredLetterProgress
+                )
+            {
+                let _ = write!(ids.text, ".IDX_{n}");
+            }
+            ids.ends.push(ids.text.len() as u32);
+        }
+        ids.text.shrink_to_fit();
+        ids.ends.shrink_to_fit();
+        self.element_ids = ids;
         self.legal_keys = self
             .elements
             .iter()
-            .zip(&self.element_ids)
+            .zip(self.element_ids.iter())
             .map(|(e, id)| {
                 e.legal_fact.map(|c| {
                     let mut rng = SplitMix64(seed_from_label(id));
@@ -618,6 +651,44 @@ mod tests {
         let mut r = Record::new(&format!("IUN-{n}"), "s", "2.6", key, 0, 0, Vec::new());
         r.request_id = format!("req-{n}");
         r
+    }
+
+    #[test]
+    fn element_ids_number_repeats_and_progress_elements() {
+        let element = |category, rec: Option<u32>, attempt: Option<u32>| TimelineElement {
+            at: 0,
+            category,
+            legal_fact: None,
+            details: sim::model::timeline::Details {
+                rec_index: rec,
+                sent_attempt_made: attempt,
+                ..Default::default()
+            },
+        };
+        let mut r = record(7);
+        r.elements = vec![
+            element(Category::RequestAccepted, None, None),
+            element(Category::SendAnalogProgress, Some(0), Some(0)),
+            element(Category::SendAnalogProgress, Some(0), Some(0)),
+            element(Category::SendAnalogProgress, Some(1), Some(0)),
+            element(Category::Refinement, Some(0), None),
+            element(Category::Refinement, Some(0), None),
+        ];
+        r.assign_ids();
+        let ids: Vec<&str> = r.element_ids.iter().collect();
+        assert_eq!(
+            ids,
+            [
+                "REQUEST_ACCEPTED.IUN_IUN-7",
+                "SEND_ANALOG_PROGRESS.IUN_IUN-7.RECINDEX_0.ATTEMPT_0.IDX_1",
+                "SEND_ANALOG_PROGRESS.IUN_IUN-7.RECINDEX_0.ATTEMPT_0.IDX_2",
+                "SEND_ANALOG_PROGRESS.IUN_IUN-7.RECINDEX_1.ATTEMPT_0.IDX_1",
+                "REFINEMENT.IUN_IUN-7.RECINDEX_0",
+                "REFINEMENT.IUN_IUN-7.RECINDEX_0.IDX_2",
+            ]
+        );
+        assert_eq!(&r.element_ids[4], "REFINEMENT.IUN_IUN-7.RECINDEX_0");
+        assert_eq!(r.element_ids.len(), 6);
     }
 
     #[test]

@@ -46,7 +46,7 @@ pub struct Relay {
 fn untracked(record: &Record, known: &[(usize, Channel)]) -> Vec<Relay> {
     let mut seen: Vec<(usize, Channel)> = known.to_vec();
     let mut out = Vec::new();
-    for (e, id) in record.elements.iter().zip(&record.element_ids) {
+    for (e, id) in record.elements.iter().zip(record.element_ids.iter()) {
         let channel = match e.category {
             Category::SendDigitalDomicile => Channel::Pec,
             Category::SendAnalogDomicile => Channel::Paper,
@@ -57,7 +57,7 @@ fn untracked(record: &Record, known: &[(usize, Channel)]) -> Vec<Relay> {
             seen.push((rec, channel));
             out.push(Relay {
                 iun: record.iun.clone(),
-                element_id: id.clone(),
+                element_id: id.to_string(),
                 recipient: rec,
                 channel,
                 retries: 0,
@@ -80,9 +80,9 @@ fn hold_at_first_waiting(record: &mut Record, relays: &[Relay]) {
         .find(|id| {
             relays
                 .iter()
-                .any(|r| r.iun == record.iun && !r.done && r.element_id == **id)
+                .any(|r| r.iun == record.iun && !r.done && r.element_id == *id)
         })
-        .cloned();
+        .map(str::to_string);
     record.set_hold(first);
 }
 
@@ -109,7 +109,7 @@ fn body(app: &App, r: &Record, relay: &Relay) -> Option<Value> {
     let at = r
         .element_ids
         .iter()
-        .position(|id| *id == relay.element_id)
+        .position(|id| id == relay.element_id)
         .map(|i| r.elements[i].clone())?;
     let stamp = crate::render::iso(&app.clock, at.at);
     Some(match relay.channel {
@@ -282,7 +282,7 @@ async fn step(app: &App, http: &reqwest::Client, base: &str) {
                 let r = &store.records[i];
                 r.element_ids
                     .iter()
-                    .position(|id| *id == relay.element_id)
+                    .position(|id| id == relay.element_id)
                     .map(|x| {
                         (
                             r.elements[x].at <= now,

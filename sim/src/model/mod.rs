@@ -639,8 +639,10 @@ impl Model {
         key: &StreamKey,
         n: &NotificationInput,
     ) -> (Verdict, Vec<TimelineElement>, Vec<RecipientOutcome>) {
-        let mut elements = Vec::new();
-        let mut outcomes = Vec::new();
+        // A recipient's trajectory has up to about 30 elements: room for them at once
+        // spares the copies of growing one element at a time.
+        let mut elements = Vec::with_capacity(32 * n.recipients.len().max(1));
+        let mut outcomes = Vec::with_capacity(n.recipients.len());
         let verdict = self.notification(key, n, &mut elements, |_, o, _| outcomes.push(o.clone()));
         elements.sort_by_key(|e| e.at);
         (verdict, elements, outcomes)
