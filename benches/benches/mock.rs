@@ -1,7 +1,8 @@
-//! Benchmarks of the mock's hot views: a notification's detail with its whole timeline
+//! Benchmarks of the mock's hot paths: a notification's detail with its whole timeline
 //! and a validated request status, rendered without the view cache (what a read of a
-//! notification not polled lately costs), over notifications the load generator's
-//! template varies.
+//! notification not polled lately costs), and the two halves of a send's work (reading
+//! and validating the body; the record with its model timeline), over notifications the
+//! load generator's template varies.
 
 use std::hint::black_box;
 
@@ -14,8 +15,9 @@ use mocks::sim::rng::SplitMix64;
 use mocks::store::Record;
 use serde_json::json;
 
-/// Notifications sent through the mock's own path, with their timelines computed.
-fn records(n: usize) -> (App, Vec<Record>) {
+/// Notifications sent through the mock's own path, with their timelines computed, and
+/// the requests they were sent with.
+fn records(n: usize) -> (App, Vec<Record>, Vec<serde_json::Value>) {
     let epoch = "2026-01-05T09:00:00Z".parse().expect("instant");
     let app = App::new(
         Scenario::builtin_default(),
@@ -32,29 +34,38 @@ fn records(n: usize) -> (App, Vec<Record>) {
         "docIdx": "0"
     });
     let mut rng = SplitMix64(7);
-    let records = (0..n)
+    let requests: Vec<serde_json::Value> = (0..n)
         .map(|k| {
-            let req = mocks::load::flows::request_body(
+            mocks::load::flows::request_body(
                 &mut rng,
                 &format!("BENCH-{k}"),
                 "80016350821",
                 &doc,
                 k as u64 * 10,
-            );
-            let iun = format!(
-                "AAAA-BBBB-CCCC-202601-{}-1",
-                (b'A' + (k % 26) as u8) as char
-            );
-            let mut r = new_record(&app, "80016350821", "2.6", &iun, Vec::new(), &req, 0);
-            r.set_request(&req);
-            r
+            )
         })
         .collect();
-    (app, records)
+    let records = requests
+        .iter()
+        .enumerate()
+        .map(|(k, req)| record(&app, k, req))
+        .collect();
+    (app, records, requests)
+}
+
+/// The record a send of `req` stores.
+fn record(app: &App, k: usize, req: &serde_json::Value) -> Record {
+    let iun = format!(
+        "AAAA-BBBB-CCCC-202601-{}-1",
+        (b'A' + (k % 26) as u8) as char
+    );
+    let mut r = new_record(app, "80016350821", "2.6", &iun, Vec::new(), req, 0);
+    r.set_request(req);
+    r
 }
 
 fn views(c: &mut Criterion) {
-    let (app, records) = records(64);
+    let (app, records, requests) = records(64);
     // Every element visible: the longest detail each notification has.
     let end = 400 * 86_400;
     let elements: usize = records.iter().map(|r| r.elements.len()).sum();
@@ -87,6 +98,25 @@ fn views(c: &mut Criterion) {
         b.iter(|| {
             k = (k + 1) % records.len();
             black_box(render::request_status(&records[k], end, &app.clock).body)
+        })
+    });
+    let bodies: Vec<bytes::Bytes> = requests
+        .iter()
+        .map(|r| serde_json::to_vec(r).expect("request serialises").into())
+        .collect();
+    g.bench_function("send_body_parsed_and_validated", |b| {
+        b.iter(|| {
+            k = (k + 1) % bodies.len();
+            black_box(
+                mocks::server::parse_body("/delivery/v2.6/requests", "post", &bodies[k])
+                    .expect("a valid request"),
+            )
+        })
+    });
+    g.bench_function("send_record_with_timeline", |b| {
+        b.iter(|| {
+            k = (k + 1) % requests.len();
+            black_box(record(&app, k, &requests[k]))
         })
     });
     g.finish();

@@ -213,7 +213,7 @@ pub(crate) fn check_params(
     }
 }
 
-pub(crate) fn parse_body(path: &str, method: &str, body: &Bytes) -> Result<Value, Problem> {
+pub fn parse_body(path: &str, method: &str, body: &Bytes) -> Result<Value, Problem> {
     let v: Value = serde_json::from_slice(body).map_err(|e| {
         Problem::bad_request(vec![ProblemError::new(
             "PN_GENERIC_INVALIDPARAMETER",

@@ -225,7 +225,11 @@ impl Record {
     /// within the notification, and legal-fact keys.
     pub fn assign_ids(&mut self) {
         use std::fmt::Write;
-        let mut ids = ElementIds::default();
+        // Ids run to about 60 characters: sized once, trimmed once.
+        let mut ids = ElementIds {
+            text: String::with_capacity(64 * self.elements.len()),
+            ends: Vec::with_capacity(self.elements.len()),
+        };
         // Each id's length before any `.IDX_n`: repeats of the same stem are numbered.
         let mut stems: Vec<usize> = Vec::with_capacity(self.elements.len());
         for e in &self.elements {
