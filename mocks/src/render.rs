@@ -3,8 +3,9 @@
 //! the price.
 //!
 //! The hot views (detail, request status, stream events) are typed structs serialized
-//! straight into the response buffer, the request echoed from its parsed form: no
-//! `Value` tree is built, cloned and dropped per request.
+//! straight into the response buffer, the request's fields copied from its stored text;
+//! the request is parsed only for the elements that quote it (addresses, protocol
+//! number, payment).
 
 use std::cell::OnceCell;
 use std::sync::LazyLock;

@@ -557,8 +557,8 @@ async fn shutdown_signal() {
 
 fn main() -> std::process::ExitCode {
     // mimalloc asks for transparent huge pages, and the kernel then compacts memory and
-    // clears 2 MB at a time on the faults of a growing store: sends ran about 20% slower
-    // (10,000 against 12,000–13,800 a second on the 2-core machine). Set before the
+    // clears 2 MB at a time on the faults of a growing store: sends ran 9,100–9,700 a
+    // second with them against 10,400–14,800 without (README, "Speed and memory"). Set before the
     // runtime's threads start; they inherit it.
     #[cfg(target_os = "linux")]
     if let Err(e) = nix::sys::prctl::set_thp_disable(true) {
