@@ -624,18 +624,8 @@ async fn detail_until(m: &Mock, iun: &str, category: &str) -> Value {
 }
 
 async fn accepted(m: &Mock, protocol: &str, r: Value) -> String {
-    use crate::support::{KEY, request};
-    let doc = m
-        .upload_pdf(format!("%PDF-1.4 {protocol}").as_bytes())
-        .await;
-    let (s, _, body) = m
-        .call(
-            "POST",
-            "/delivery/v2.6/requests",
-            Some(KEY),
-            Some(request(protocol, &doc, vec![r])),
-        )
-        .await;
+    use crate::support::KEY;
+    let (s, body) = m.send_to(protocol, vec![r]).await;
     assert_eq!(s, 202, "{body}");
     m.advance(5).await;
     let id = body["notificationRequestId"].as_str().unwrap();

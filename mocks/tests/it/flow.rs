@@ -16,17 +16,7 @@ fn categories(detail: &Value) -> Vec<String> {
 }
 
 async fn send_and_accept(m: &Mock, protocol: &str, recipients: Vec<Value>) -> String {
-    let doc = m
-        .upload_pdf(format!("%PDF-1.4 {protocol}").as_bytes())
-        .await;
-    let (s, _, body) = m
-        .call(
-            "POST",
-            "/delivery/v2.6/requests",
-            Some(KEY),
-            Some(request(protocol, &doc, recipients)),
-        )
-        .await;
+    let (s, body) = m.send_to(protocol, recipients).await;
     assert_eq!(s, 202, "{body:#}");
     check("/delivery/v2.6/requests", "post", 202, &body);
     let id = body["notificationRequestId"].as_str().unwrap().to_string();

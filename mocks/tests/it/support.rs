@@ -184,9 +184,25 @@ impl Mock {
     pub async fn upload_pdf(&self, content: &[u8]) -> Value {
         upload_pdf_to(&self.http, &self.url, KEY, content).await
     }
+
+    /// Uploads a document named after `protocol` and sends a notification of it to
+    /// `recipients`; returns the status and the body of the answer.
+    pub async fn send_to(&self, protocol: &str, recipients: Vec<Value>) -> (u16, Value) {
+        let doc = self
+            .upload_pdf(format!("%PDF-1.4 {protocol}").as_bytes())
+            .await;
+        let (s, _, body) = self
+            .call(
+                "POST",
+                "/delivery/v2.6/requests",
+                Some(KEY),
+                Some(request(protocol, &doc, recipients)),
+            )
+            .await;
+        (s, body)
+    }
 }
 
-/// A codice fiscale with a correct check character.
 /// Preloads and uploads a PDF to the mock at `url` with `key`; returns the document
 /// reference for a request.
 pub async fn upload_pdf_to(http: &reqwest::Client, url: &str, key: &str, content: &[u8]) -> Value {
@@ -225,6 +241,7 @@ pub async fn upload_pdf_to(http: &reqwest::Client, url: &str, key: &str, content
     })
 }
 
+/// A codice fiscale with a correct check character.
 pub fn cf(first15: &str) -> String {
     format!(
         "{first15}{}",
