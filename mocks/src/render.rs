@@ -8,10 +8,11 @@
 //! number, payment).
 
 use std::cell::OnceCell;
+use std::collections::BTreeMap;
 use std::sync::LazyLock;
 
 use chrono::SecondsFormat;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use serde_json::{Value, json};
 use sim::model::timeline::{
@@ -23,10 +24,51 @@ use sim::model::{Model, outcome::RecipientOutcome};
 use crate::clock::SimClock;
 use crate::store::Record;
 
+/// `tick` as RFC 3339 in UTC with milliseconds (`2025-03-01T08:00:00.000Z`), the form
+/// every instant in a view takes.
 pub fn iso(clock: &SimClock, tick: i64) -> String {
-    clock
-        .to_utc(tick)
-        .to_rfc3339_opts(SecondsFormat::Millis, true)
+    let epoch = clock.epoch();
+    let secs = epoch.timestamp() + tick;
+    let days = secs.div_euclid(86_400);
+    let (y, m, d) = civil_from_days(days);
+    if !(0..=9999).contains(&y) {
+        return clock
+            .to_utc(tick)
+            .to_rfc3339_opts(SecondsFormat::Millis, true);
+    }
+    // A detail has some forty instants: chrono's general formatter took a tenth of its
+    // rendering.
+    let of_day = secs.rem_euclid(86_400) as u32;
+    let mut b = *b"0000-00-00T00:00:00.000Z";
+    let mut put = |at: usize, width: usize, mut v: u32| {
+        for k in (at..at + width).rev() {
+            b[k] = b'0' + (v % 10) as u8;
+            v /= 10;
+        }
+    };
+    put(0, 4, y as u32);
+    put(5, 2, m);
+    put(8, 2, d);
+    put(11, 2, of_day / 3600);
+    put(14, 2, of_day / 60 % 60);
+    put(17, 2, of_day % 60);
+    put(20, 3, epoch.timestamp_subsec_millis().min(999));
+    String::from_utf8(b.to_vec()).expect("ASCII digits")
+}
+
+/// The proleptic Gregorian date of a day counted from 1970-01-01 (Howard Hinnant's
+/// `civil_from_days`).
+fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (y, m, d)
 }
 
 /// The API version a view is rendered for.
@@ -183,10 +225,58 @@ struct Times {
 static NO_ADDRESS: LazyLock<Value> =
     LazyLock::new(|| json!({ "address": "-", "municipality": "-" }));
 
+/// What elements quote from a request (addresses, protocol number, payment), parsed
+/// from its stored text with the rest skipped: a whole tree took a fifth of a detail.
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+struct Quoted {
+    #[serde(default)]
+    pa_protocol_number: Value,
+    #[serde(default)]
+    idempotence_token: Value,
+    #[serde(default)]
+    physical_communication_type: Value,
+    #[serde(default)]
+    recipients: Option<Vec<QuotedRecipient>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+struct QuotedRecipient {
+    #[serde(default)]
+    tax_id: Value,
+    #[serde(default)]
+    recipient_type: Value,
+    #[serde(default)]
+    physical_address: Value,
+    #[serde(default)]
+    digital_domicile: Value,
+    #[serde(default)]
+    payments: Option<Vec<QuotedPayment>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+struct QuotedPayment {
+    #[serde(default)]
+    pago_pa: Value,
+}
+
+static NO_RECIPIENT: LazyLock<QuotedRecipient> = LazyLock::new(QuotedRecipient::default);
+
+impl Quoted {
+    fn recipient(&self, rec: usize) -> &QuotedRecipient {
+        self.recipients
+            .as_ref()
+            .and_then(|r| r.get(rec))
+            .unwrap_or(&NO_RECIPIENT)
+    }
+}
+
 /// A record's request, parsed when an element first needs it (most do not).
 struct LazyRequest<'a> {
     record: &'a Record,
-    parsed: OnceCell<Value>,
+    parsed: OnceCell<Quoted>,
 }
 
 impl<'a> LazyRequest<'a> {
@@ -197,23 +287,27 @@ impl<'a> LazyRequest<'a> {
         }
     }
 
-    fn get(&self) -> &Value {
-        self.parsed.get_or_init(|| self.record.request_value())
+    fn get(&self) -> &Quoted {
+        self.parsed.get_or_init(|| {
+            serde_json::from_str(self.record.request.get()).expect("a stored request is JSON")
+        })
     }
 }
 
 /// The physical address a detail reports: the request's, as sent.
-fn physical_address(request: &Value, rec: usize) -> &Value {
-    let a = &request["recipients"][rec]["physicalAddress"];
+fn physical_address(request: &Quoted, rec: usize) -> &Value {
+    let a = &request.recipient(rec).physical_address;
     if a.is_object() { a } else { &NO_ADDRESS }
 }
 
 /// The PEC address of a source: the special domicile from the request; for the
 /// platform and registry domiciles, which SEND finds on its own, a stand-in address.
-fn digital_address(request: &Value, rec: usize, source: Option<AddressSource>) -> AddressOut {
-    let special = request["recipients"][rec]["digitalDomicile"]["address"].as_str();
+fn digital_address(request: &Quoted, rec: usize, source: Option<AddressSource>) -> AddressOut {
+    let recipient = request.recipient(rec);
+    let special = recipient.digital_domicile["address"].as_str();
     let tax = || {
-        request["recipients"][rec]["taxId"]
+        recipient
+            .tax_id
             .as_str()
             .unwrap_or("recipient")
             .to_ascii_lowercase()
@@ -255,7 +349,7 @@ fn details<'a>(r: &'a Record, req: &'a LazyRequest, i: usize, t: &'a Times) -> D
             .filter(|x| x.details.rec_index == d.rec_index)
             .find_map(|x| x.details.digital_address_source)
     };
-    let service_level = || &req.get()["physicalCommunicationType"];
+    let service_level = || &req.get().physical_communication_type;
     let letter_code = || format!("RL{}{}", rec, d.letter.unwrap_or(0));
     use Category::*;
     match e.category {
@@ -264,12 +358,12 @@ fn details<'a>(r: &'a Record, req: &'a LazyRequest, i: usize, t: &'a Times) -> D
         }
         RequestAccepted => {
             o.notification_request_id = Some(&r.request_id);
-            o.pa_protocol_number = Some(&req.get()["paProtocolNumber"]);
-            o.idempotence_token = req.get()["idempotenceToken"].as_str();
+            o.pa_protocol_number = Some(&req.get().pa_protocol_number);
+            o.idempotence_token = req.get().idempotence_token.as_str();
         }
         RequestRefused => {
             o.notification_request_id = Some(&r.request_id);
-            o.pa_protocol_number = Some(&req.get()["paProtocolNumber"]);
+            o.pa_protocol_number = Some(&req.get().pa_protocol_number);
             o.refusal_reasons = Some(
                 r.refusal
                     .iter()
@@ -432,11 +526,16 @@ fn details<'a>(r: &'a Record, req: &'a LazyRequest, i: usize, t: &'a Times) -> D
             o.notification_cost = d.notification_cost;
         }
         Payment => {
-            o.recipient_type = Some(&req.get()["recipients"][rec]["recipientType"]);
+            let recipient = req.get().recipient(rec);
+            o.recipient_type = Some(&recipient.recipient_type);
             o.payment_source_channel = Some("PA");
             o.amount = d.amount;
             o.event_timestamp = Some(at);
-            let p = &req.get()["recipients"][rec]["payments"][0]["pagoPa"];
+            let p = recipient
+                .payments
+                .as_ref()
+                .and_then(|p| p.first())
+                .map_or(&Value::Null, |p| &p.pago_pa);
             if p.is_object() {
                 o.creditor_tax_id = Some(&p["creditorTaxId"]);
                 o.notice_code = Some(&p["noticeCode"]);
@@ -541,11 +640,21 @@ fn merged(
     buf.pop();
     let mut first = buf.last() == Some(&b'{');
     // Its fields sorted by name, as the parsed request gave them, each value copied as
-    // it is.
-    let fields: Option<std::collections::BTreeMap<String, &RawValue>> =
-        serde_json::from_str(request.get()).expect("a stored request is JSON");
-    for (k, v) in fields.iter().flatten() {
-        if head_keys.contains(&k.as_str()) || drop.contains(&k.as_str()) {
+    // it is; names are borrowed from the text unless one has an escape.
+    let text = request.get();
+    let borrowed: Result<Option<BTreeMap<&str, &RawValue>>, _> = serde_json::from_str(text);
+    let owned: Option<BTreeMap<String, &RawValue>> = match borrowed {
+        Ok(_) => None,
+        Err(_) => serde_json::from_str(text).expect("a stored request is JSON"),
+    };
+    let fields = borrowed
+        .ok()
+        .flatten()
+        .into_iter()
+        .flatten()
+        .chain(owned.iter().flatten().map(|(k, v)| (k.as_str(), *v)));
+    for (k, v) in fields {
+        if head_keys.contains(&k) || drop.contains(&k) {
             continue;
         }
         if !first {
@@ -733,4 +842,60 @@ pub fn price(
         v["notificationViewDate"] = json!(iso(clock, t));
     }
     v
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn instants_read_as_chrono_writes_them() {
+        let clock = SimClock::new(
+            chrono::DateTime::parse_from_rfc3339("2025-03-01T08:00:00Z")
+                .expect("instant")
+                .with_timezone(&chrono::Utc),
+            86_400.0,
+        );
+        let with_millis = SimClock::new(
+            chrono::DateTime::parse_from_rfc3339("1999-12-31T23:59:59.250Z")
+                .expect("instant")
+                .with_timezone(&chrono::Utc),
+            1.0,
+        );
+        for clock in [&clock, &with_millis] {
+            // Leap days, centuries, before the epoch, far ahead.
+            let ticks = (-800..800).map(|k| k * 86_400 * 37 + k * 3_613).chain([
+                0,
+                1,
+                59,
+                3_599,
+                86_399,
+                86_400 * 366,
+                1_234_567_890,
+            ]);
+            for tick in ticks {
+                let want = clock
+                    .to_utc(tick)
+                    .to_rfc3339_opts(SecondsFormat::Millis, true);
+                assert_eq!(iso(clock, tick), want, "tick {tick}");
+            }
+        }
+    }
+
+    #[test]
+    fn request_fields_follow_the_head_with_escaped_names_kept() {
+        let head = json!({ "iun": "X", "timeline": [] });
+        let request = RawValue::from_string(
+            r#"{"a\"b":1,"iun":"dropped","paProtocolNumber":"P-1","z":[true]}"#.to_string(),
+        )
+        .expect("JSON");
+        let out = merged(&head, &["iun", "timeline"], &["z"], &request, 64);
+        assert_eq!(
+            String::from_utf8(out).expect("UTF-8"),
+            r#"{"iun":"X","timeline":[],"a\"b":1,"paProtocolNumber":"P-1"}"#
+        );
+        let plain = RawValue::from_string(r#"{"b":2,"iun":"dropped"}"#.to_string()).expect("JSON");
+        let out = merged(&head, &["iun", "timeline"], &[], &plain, 64);
+        assert_eq!(out, br#"{"iun":"X","timeline":[],"b":2}"#);
+    }
 }
