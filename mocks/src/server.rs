@@ -528,13 +528,6 @@ fn send(app: Shared, headers: HeaderMap, body: Bytes, path: &str, version: &'sta
             let evicted = store.evict_over(cap, now);
             app.metrics.evictions.inc_by(evicted as u64);
         }
-        let store_ref = &mut *store;
-        if store_ref.streams.is_empty() {
-            // Nobody can read events: the elements due pass, so the log's queue stays as
-            // small as the store. With streams, reads log them (the first read after the
-            // clock passed an element starts its retention).
-            store_ref.log.advance(now, &mut store_ref.records, false);
-        }
         break (request_id, note);
     };
     app.conformance

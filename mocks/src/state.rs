@@ -483,7 +483,10 @@ pub fn restore(app: &App, s: Snapshot) -> Result<(), String> {
             })
         })
         .collect::<Result<VecDeque<_>, String>>()?;
-    store.log.restore(events, s.store.events_logged);
+    let streams = !store.streams.is_empty();
+    store
+        .log
+        .restore(events, s.store.events_logged, &store.records, streams);
     *app.store() = store;
 
     let mut channels = crate::channels::api::Store::default();

@@ -398,6 +398,11 @@ impl Records {
         r
     }
 
+    /// The indexes from the oldest record held to the newest (some may be dropped).
+    pub fn span(&self) -> std::ops::Range<usize> {
+        self.base..self.base + self.slots.len()
+    }
+
     /// The notifications held, oldest first.
     pub fn iter(&self) -> impl Iterator<Item = &Record> {
         self.slots.iter().filter_map(|s| s.as_deref())
@@ -693,6 +698,36 @@ mod tests {
         );
         assert_eq!(&r.element_ids[4], "REFINEMENT.IUN_IUN-7.RECINDEX_0");
         assert_eq!(r.element_ids.len(), 6);
+    }
+
+    #[test]
+    fn the_log_follows_elements_only_while_a_stream_exists() {
+        let mut store = Store::default();
+        let mut r = record(1);
+        r.elements = [10, 20, 30, 40]
+            .map(|at| TimelineElement {
+                at,
+                category: Category::Refinement,
+                legal_fact: None,
+                details: Default::default(),
+            })
+            .to_vec();
+        let i = store.insert(r, &Value::Null);
+        // No stream: nothing is queued, nothing logged.
+        store.log.advance(25, &mut store.records, false);
+        assert_eq!(store.log.last_id(), 0);
+        // A stream from 25 on: the two elements before pass, the two after are logged.
+        store.log.follow(25, &mut store.records);
+        assert_eq!(store.records[i].logged, 2);
+        store.log.advance(35, &mut store.records, true);
+        store.log.advance(45, &mut store.records, true);
+        let logged: Vec<(usize, i64)> = store.log.events().map(|e| (e.element, e.at)).collect();
+        assert_eq!(logged, [(2, 30), (3, 40)]);
+        // The last stream gone, and another from 60: nothing new to log.
+        store.log.advance(50, &mut store.records, false);
+        store.log.follow(60, &mut store.records);
+        store.log.advance(70, &mut store.records, true);
+        assert_eq!(store.log.last_id(), 2);
     }
 
     #[test]

@@ -289,6 +289,7 @@ async fn create(app: &App, headers: &HeaderMap, body: &Bytes, v: Version) -> Rep
         Instant::now(),
     );
     store.streams.push(s);
+    store.log.follow(now, &mut store.records);
     json_reply(StatusCode::OK, reply)
 }
 
@@ -364,6 +365,13 @@ async fn remove(app: &App, headers: &HeaderMap, id: &str, v: Version) -> Reply {
     store
         .streams
         .retain(|s| !(s.id == id && s.sender == sender));
+    if store.streams.is_empty() {
+        // Nobody is left to read what happens next: the log stops following.
+        let store = &mut *store;
+        store
+            .log
+            .advance(app.clock.now(), &mut store.records, false);
+    }
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 

@@ -162,6 +162,10 @@ pub struct EventLog {
     logged: u64,
     /// (time of a record's next element, record).
     next: BinaryHeap<Reverse<(i64, usize)>>,
+    /// Whether elements are followed into the log: only while a stream exists. Nobody
+    /// could read their events otherwise, and following every element of 200,000
+    /// notifications kept a send waiting up to a second after a pause.
+    following: bool,
 }
 
 impl EventLog {
@@ -172,15 +176,53 @@ impl EventLog {
 
     /// A record was added or its timeline changed: its next element is due.
     pub fn watch(&mut self, index: usize, record: &Record) {
+        if !self.following {
+            return;
+        }
         if let Some(e) = record.elements.get(record.logged) {
             self.next.push(Reverse((e.at, index)));
         }
     }
 
+    /// A stream exists (again): what the clock passed before `now` goes without an
+    /// event, every element from then on is logged. One pass over the records held.
+    pub fn follow(&mut self, now: i64, records: &mut Records) {
+        if self.following {
+            return;
+        }
+        self.following = true;
+        self.next.clear();
+        for i in records.span() {
+            let Some(r) = records.get(i) else { continue };
+            let mut k = r.logged;
+            while r
+                .elements
+                .get(k)
+                .is_some_and(|e| e.at <= now && !r.hold.is_some_and(|h| k >= h))
+            {
+                k += 1;
+            }
+            if k != r.logged {
+                if let Some(r) = records.get_mut(i) {
+                    r.logged = k;
+                }
+            }
+            if let Some(r) = records.get(i) {
+                self.watch(i, r);
+            }
+        }
+    }
+
     /// Logs every element the clock has passed, in time order, and forgets events past
-    /// their retention. Without `streams` nobody can read them: elements pass without
-    /// an event (a stream sees only what happens after it is created).
+    /// their retention. Without `streams` nobody can read them: the log stops following
+    /// elements (a stream sees only what happens after it is created).
     pub fn advance(&mut self, now: i64, records: &mut Records, streams: bool) {
+        if !streams {
+            self.following = false;
+            self.next.clear();
+        } else if !self.following {
+            self.follow(now, records);
+        }
         while let Some(&Reverse((at, index))) = self.next.peek() {
             if at > now {
                 break;
@@ -196,13 +238,6 @@ impl EventLog {
             };
             if r.hold.is_some_and(|h| k >= h) {
                 // Waits for its provider; the record is watched again when released.
-                continue;
-            }
-            if !streams {
-                r.logged = k + 1;
-                if let Some(n) = r.elements.get(k + 1) {
-                    self.next.push(Reverse((n.at, index)));
-                }
                 continue;
             }
             let before = status_history(r.sent_at, r.recipients(), &r.elements[..k], i64::MAX);
@@ -245,10 +280,24 @@ impl EventLog {
         self.events.iter()
     }
 
-    /// Puts back saved events and the last id (the records re-enter with `watch`).
-    pub fn restore(&mut self, events: VecDeque<Event>, logged: u64) {
+    /// Puts back saved events and the last id; with `streams`, each record's elements
+    /// are followed from where its log had got to.
+    pub fn restore(
+        &mut self,
+        events: VecDeque<Event>,
+        logged: u64,
+        records: &Records,
+        streams: bool,
+    ) {
         self.events = events;
         self.logged = logged;
+        self.following = streams;
+        self.next.clear();
+        for i in records.span() {
+            if let Some(r) = records.get(i) {
+                self.watch(i, r);
+            }
+        }
     }
 
     /// Events retained (for the metrics).
