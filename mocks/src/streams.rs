@@ -198,7 +198,7 @@ impl EventLog {
             while r
                 .elements
                 .get(k)
-                .is_some_and(|e| e.at <= now && !r.hold.is_some_and(|h| k >= h))
+                .is_some_and(|e| e.at <= now && r.hold.is_none_or(|h| k < h))
             {
                 k += 1;
             }
