@@ -202,13 +202,15 @@ impl EventLog {
             {
                 k += 1;
             }
+            if let Some(e) = r.elements.get(k) {
+                self.next.push(Reverse((e.at, i)));
+            }
+            // Written only when it moved: a record shared with a view being rendered is
+            // copied on write.
             if k != r.logged {
                 if let Some(r) = records.get_mut(i) {
                     r.logged = k;
                 }
-            }
-            if let Some(r) = records.get(i) {
-                self.watch(i, r);
             }
         }
     }
