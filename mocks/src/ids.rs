@@ -25,25 +25,30 @@ pub fn control_letter(blocks: &str, year_month: &str) -> char {
 
 /// A new IUN for a notification created in `year_month` (`YYYYMM`, UTC).
 pub fn iun(rng: &mut SplitMix64, year_month: &str) -> String {
-    let mut blocks = Vec::with_capacity(3);
-    for _ in 0..3 {
-        let mut block: Vec<u8> = Vec::with_capacity(4);
-        while block.len() < 4 {
+    let mut out = String::with_capacity(25);
+    for b in 0..3 {
+        if b > 0 {
+            out.push('-');
+        }
+        let start = out.len();
+        while out.len() < start + 4 {
             let c = ALPHABET[(rng.advance() % 20) as usize];
-            if let Some(&prev) = block.last() {
+            if out.len() > start {
+                let prev = out.as_bytes()[out.len() - 1];
                 if prev == c || FORBIDDEN_PAIRS.iter().any(|p| p[0] == prev && p[1] == c) {
                     continue;
                 }
             }
-            block.push(c);
+            out.push(c as char);
         }
-        blocks.push(String::from_utf8(block).expect("ascii"));
     }
-    let joined = blocks.join("-");
-    format!(
-        "{joined}-{year_month}-{}-1",
-        control_letter(&joined, year_month)
-    )
+    let control = control_letter(&out, year_month);
+    out.push('-');
+    out.push_str(year_month);
+    out.push('-');
+    out.push(control);
+    out.push_str("-1");
+    out
 }
 
 /// Whether a string is a well-formed IUN with the right control letter.
@@ -74,30 +79,39 @@ pub fn iun_of_request_id(id: &str) -> Option<String> {
 
 const KEY_CHARS: &[u8; 36] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ";
 
-fn groups(rng: &mut SplitMix64, n: usize) -> String {
-    (0..n)
-        .map(|_| {
-            (0..4)
-                .map(|_| KEY_CHARS[(rng.advance() % 36) as usize] as char)
-                .collect::<String>()
-        })
-        .collect::<Vec<_>>()
-        .join("-")
+/// Appends `n` groups of four key characters, joined by `-`.
+fn push_groups(out: &mut String, rng: &mut SplitMix64, n: usize) {
+    for g in 0..n {
+        if g > 0 {
+            out.push('-');
+        }
+        for _ in 0..4 {
+            out.push(KEY_CHARS[(rng.advance() % 36) as usize] as char);
+        }
+    }
+}
+
+/// `prefix` followed by `n` groups of key characters, in one allocation.
+fn key(prefix: &str, rng: &mut SplitMix64, n: usize) -> String {
+    let mut out = String::with_capacity(prefix.len() + 5 * n);
+    out.push_str(prefix);
+    push_groups(&mut out, rng, n);
+    out
 }
 
 /// A safe-storage key such as `PN_NOTIFICATION_ATTACHMENTS-0001-301W-B9CB-9U72-WIKD`.
 pub fn attachment_key(rng: &mut SplitMix64) -> String {
-    format!("PN_NOTIFICATION_ATTACHMENTS-0001-{}", groups(rng, 4))
+    key("PN_NOTIFICATION_ATTACHMENTS-0001-", rng, 4)
 }
 
 /// A legal-fact key (`PN_LEGAL_FACTS-0002-…`; PEC receipts `PN_EXTERNAL_LEGAL_FACTS-…`).
 pub fn legal_fact_key(rng: &mut SplitMix64, external: bool) -> String {
     let prefix = if external {
-        "PN_EXTERNAL_LEGAL_FACTS"
+        "PN_EXTERNAL_LEGAL_FACTS-0002-"
     } else {
-        "PN_LEGAL_FACTS"
+        "PN_LEGAL_FACTS-0002-"
     };
-    format!("{prefix}-0002-{}", groups(rng, 4))
+    key(prefix, rng, 4)
 }
 
 #[cfg(test)]

@@ -473,7 +473,12 @@ fn send(app: Shared, headers: HeaderMap, body: Bytes, path: &str, version: &'sta
                 return Err(duplicated());
             }
             let mut rng = store.next_rng(app.config.seed);
-            let month = app.clock.to_utc(now).format("%Y%m").to_string();
+            let day = app.clock.to_utc(now);
+            let month = format!(
+                "{:04}{:02}",
+                chrono::Datelike::year(&day),
+                chrono::Datelike::month(&day)
+            );
             let iun = loop {
                 let candidate = ids::iun(&mut rng, &month);
                 if !store.by_iun.contains_key(&candidate) {
@@ -499,7 +504,8 @@ fn send(app: Shared, headers: HeaderMap, body: Bytes, path: &str, version: &'sta
             (iun, refusal, note)
         };
         // Without it: the notification's trajectory, while other requests go on.
-        let record = new_record(&app, &sender, version, &iun, refusal, &req, now);
+        let mut record = new_record(&app, &sender, version, &iun, refusal, &req, now);
+        record.set_request(&req);
         let mut store = app.store();
         if store.by_token.contains_key(&token_key) {
             // A concurrent send with the same token got in first.
@@ -509,8 +515,6 @@ fn send(app: Shared, headers: HeaderMap, body: Bytes, path: &str, version: &'sta
             // Drawn meanwhile for another notification (vanishingly rare): draw again.
             continue;
         }
-        let mut record = record;
-        record.set_request(&req);
         let request_id = record.request_id.clone();
         let relays = if app.config.external_channel.is_some() && record.accepted() {
             crate::channels::relay::track(&mut record)

@@ -15,6 +15,13 @@ use crate::ids;
 use crate::request::Refusal;
 use crate::streams::{EventLog, Stream};
 
+thread_local! {
+    /// The model's elements for the notification being computed on this thread.
+    static TIMELINE: std::cell::RefCell<Vec<TimelineElement>> = const { std::cell::RefCell::new(Vec::new()) };
+    /// Its element ids, joined, while they are built.
+    static ID_TEXT: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
+}
+
 /// A presigned upload slot and what was uploaded to it.
 #[derive(Debug, Clone)]
 pub struct Upload {
@@ -209,10 +216,14 @@ impl Record {
     pub fn recompute(&mut self, model: &Model) {
         self.generation += 1;
         if let Some(input) = &self.input {
-            let (_, elements, outcomes) = model.timeline(&self.key, input);
-            // Held for the notification's life: no spare capacity.
-            self.elements = elements;
-            self.elements.shrink_to_fit();
+            // The model writes into a buffer kept per thread; the record gets a copy of
+            // exactly its size (held for the notification's life), so a send neither
+            // allocates the model's generous room nor trims it.
+            let outcomes = TIMELINE.with_borrow_mut(|elements| {
+                let (_, outcomes) = model.timeline_into(&self.key, input, elements);
+                self.elements = elements.drain(..).collect();
+                outcomes
+            });
             self.outcomes = outcomes;
             self.outcomes.shrink_to_fit();
         }
@@ -224,49 +235,57 @@ impl Record {
     /// Element ids in the production format (`CATEGORY.IUN_….RECINDEX_n…`), unique
     /// within the notification, and legal-fact keys.
     pub fn assign_ids(&mut self) {
-        use std::fmt::Write;
-        // Ids run to about 60 characters: sized once, trimmed once.
-        let mut ids = ElementIds {
-            text: String::with_capacity(64 * self.elements.len()),
-            ends: Vec::with_capacity(self.elements.len()),
-        };
-        // Each id's length before any `.IDX_n`: repeats of the same stem are numbered.
-        let mut stems: Vec<usize> = Vec::with_capacity(self.elements.len());
-        for e in &self.elements {
-            let d = &e.details;
-            let start = ids.text.len();
-            let _ = write!(ids.text, "{}.IUN_{}", e.category.as_str(), self.iun);
-            if let Some(r) = d.rec_index {
-                let _ = write!(ids.text, ".RECINDEX_{r}");
-            }
-            if let Some(s) = d.digital_address_source {
-                let _ = write!(ids.text, ".SOURCE_{}", s.as_str());
-            }
-            if let Some(a) = d.sent_attempt_made {
-                let _ = write!(ids.text, ".ATTEMPT_{a}");
-            }
-            let stem = ids.text.len() - start;
-            let n = 1
-                + (0..stems.len())
-                    .filter(|&k| {
-                        stems[k] == stem && ids.get(k)[..stem] == ids.text[start..start + stem]
-                    })
-                    .count();
-            stems.push(stem);
-            if n > 1
-                || matches!(
+        let ids = ID_TEXT.with_borrow_mut(|text| {
+            text.clear();
+            let mut ends = Vec::with_capacity(self.elements.len());
+            // What each id says before any `.IDX_n` (the IUN is the same for all):
+            // repeats of the same stem are numbered.
+            let mut stems = Vec::with_capacity(self.elements.len());
+            let mut number = itoa::Buffer::new();
+            for e in &self.elements {
+                let d = &e.details;
+                text.push_str(e.category.as_str());
+                text.push_str(".IUN_");
+                text.push_str(&self.iun);
+                if let Some(r) = d.rec_index {
+                    text.push_str(".RECINDEX_");
+                    text.push_str(number.format(r));
+                }
+                if let Some(s) = d.digital_address_source {
+                    text.push_str(".SOURCE_");
+                    text.push_str(s.as_str());
+                }
+                if let Some(a) = d.sent_attempt_made {
+                    text.push_str(".ATTEMPT_");
+                    text.push_str(number.format(a));
+                }
+                let stem = (
                     e.category,
-                    Category::SendAnalogProgress
-                        | Category::SendDigitalProgress
-                        | Category::SendSimpleRegisteredLetterProgress
-                )
-            {
-                let _ = write!(ids.text, ".IDX_{n}");
+                    d.rec_index,
+                    d.digital_address_source,
+                    d.sent_attempt_made,
+                );
+                let n = 1 + stems.iter().filter(|&&s| s == stem).count();
+                stems.push(stem);
+                if n > 1
+                    || matches!(
+                        e.category,
+                        Category::SendAnalogProgress
+                            | Category::SendDigitalProgress
+                            | Category::SendSimpleRegisteredLetterProgress
+                    )
+                {
+                    text.push_str(".IDX_");
+                    text.push_str(number.format(n));
+                }
+                ends.push(text.len() as u32);
             }
-            ids.ends.push(ids.text.len() as u32);
-        }
-        ids.text.shrink_to_fit();
-        ids.ends.shrink_to_fit();
+            // Built in a buffer kept per thread, stored at exactly its size.
+            ElementIds {
+                text: text.as_str().into(),
+                ends,
+            }
+        });
         self.element_ids = ids;
         self.legal_keys = self
             .elements

@@ -639,12 +639,26 @@ impl Model {
         key: &StreamKey,
         n: &NotificationInput,
     ) -> (Verdict, Vec<TimelineElement>, Vec<RecipientOutcome>) {
+        let mut elements = Vec::new();
+        let (verdict, outcomes) = self.timeline_into(key, n, &mut elements);
+        (verdict, elements, outcomes)
+    }
+
+    /// As [`Model::timeline`], with the elements left in `elements` (cleared first): a
+    /// caller that keeps one buffer for many notifications allocates it only once.
+    pub fn timeline_into(
+        &self,
+        key: &StreamKey,
+        n: &NotificationInput,
+        elements: &mut Vec<TimelineElement>,
+    ) -> (Verdict, Vec<RecipientOutcome>) {
+        elements.clear();
         // A recipient's trajectory has up to about 30 elements: room for them at once
         // spares the copies of growing one element at a time.
-        let mut elements = Vec::with_capacity(32 * n.recipients.len().max(1));
+        elements.reserve(32 * n.recipients.len().max(1));
         let mut outcomes = Vec::with_capacity(n.recipients.len());
-        let verdict = self.notification(key, n, &mut elements, |_, o, _| outcomes.push(o.clone()));
+        let verdict = self.notification(key, n, elements, |_, o, _| outcomes.push(o.clone()));
         elements.sort_by_key(|e| e.at);
-        (verdict, elements, outcomes)
+        (verdict, outcomes)
     }
 }
