@@ -126,6 +126,26 @@ mod tests {
     }
 
     #[test]
+    fn a_seed_gives_the_same_iun_and_keys_every_time() {
+        // Notifications, their documents and legal facts are named from the seed: a rerun
+        // with the same seed must name them alike.
+        let mut rng = SplitMix64(1);
+        assert_eq!(iun(&mut rng, "202611"), "JZPV-DMJT-APXP-202611-X-1");
+        assert_eq!(
+            attachment_key(&mut rng),
+            "PN_NOTIFICATION_ATTACHMENTS-0001-KA4N-RT20-ACXW-RVDB"
+        );
+        assert_eq!(
+            legal_fact_key(&mut rng, false),
+            "PN_LEGAL_FACTS-0002-JEGI-1WFK-TLKG-Q37E"
+        );
+        assert_eq!(
+            legal_fact_key(&mut rng, true),
+            "PN_EXTERNAL_LEGAL_FACTS-0002-PSI2-NEOH-S0Z7-R8YE"
+        );
+    }
+
+    #[test]
     fn generated_iuns_are_valid_and_request_ids_have_36_chars() {
         let mut rng = SplitMix64(1);
         for _ in 0..1000 {

@@ -221,7 +221,9 @@ impl Record {
             // allocates the model's generous room nor trims it.
             let outcomes = TIMELINE.with_borrow_mut(|elements| {
                 let (_, outcomes) = model.timeline_into(&self.key, input, elements);
-                self.elements = elements.drain(..).collect();
+                let mut exact = Vec::with_capacity(elements.len());
+                exact.append(elements);
+                self.elements = exact;
                 outcomes
             });
             self.outcomes = outcomes;
