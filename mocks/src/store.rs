@@ -224,6 +224,8 @@ impl Record {
                 let mut exact = Vec::with_capacity(elements.len());
                 exact.append(elements);
                 self.elements = exact;
+                // A notification with very many recipients does not keep its room here.
+                elements.shrink_to(1024);
                 outcomes
             });
             self.outcomes = outcomes;
