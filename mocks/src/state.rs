@@ -210,10 +210,13 @@ pub fn take(app: &App) -> Snapshot {
             .upload_keys()
             .filter_map(|k| store.uploads.get(k).map(|u| (k.clone(), u.clone())))
             .collect();
+        // In a fixed order: the same state gives the same file.
+        let mut gpd: Vec<(String, String)> = store.gpd.iter().cloned().collect();
+        gpd.sort_unstable();
         let snap = StoreSnap {
             uploads: Vec::new(),
             records: Vec::new(),
-            gpd: store.gpd.iter().cloned().collect(),
+            gpd,
             ids: store.ids,
             streams: store
                 .streams
@@ -530,6 +533,32 @@ pub fn restore(app: &App, s: Snapshot) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_same_payment_positions_are_saved_in_the_same_order() {
+        // Two apps hash their sets with different random keys: their files must agree.
+        let dir = tempfile::tempdir().unwrap();
+        let file = |name: &str| {
+            let app = App::new(
+                sim::Scenario::builtin_default(),
+                crate::clock::SimClock::new("2026-01-05T09:00:00Z".parse().unwrap(), 1.0),
+                crate::server::Config::default(),
+                "http://127.0.0.1:8080".into(),
+            )
+            .unwrap();
+            for k in 0..64 {
+                app.store()
+                    .gpd
+                    .insert(("80016350821".into(), format!("3020001{k:011}")));
+            }
+            let path = dir.path().join(name);
+            write(&path, &take(&app)).unwrap();
+            std::fs::read_to_string(path).unwrap()
+        };
+        let (a, b) = (file("a.json"), file("b.json"));
+        assert!(a.contains("302000100000000063"));
+        assert_eq!(a, b);
+    }
 
     #[test]
     fn a_damaged_or_foreign_file_is_named_and_a_missing_one_is_a_fresh_start() {
