@@ -12,6 +12,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use base64::Engine;
+use chrono::Datelike;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use sim::Model;
@@ -474,11 +475,7 @@ fn send(app: Shared, headers: HeaderMap, body: Bytes, path: &str, version: &'sta
             }
             let mut rng = store.next_rng(app.config.seed);
             let day = app.clock.to_utc(now);
-            let month = format!(
-                "{:04}{:02}",
-                chrono::Datelike::year(&day),
-                chrono::Datelike::month(&day)
-            );
+            let month = format!("{:04}{:02}", day.year(), day.month());
             let iun = loop {
                 let candidate = ids::iun(&mut rng, &month);
                 if !store.by_iun.contains_key(&candidate) {
@@ -505,7 +502,6 @@ fn send(app: Shared, headers: HeaderMap, body: Bytes, path: &str, version: &'sta
         };
         // Without it: the notification's trajectory, while other requests go on.
         let mut record = new_record(&app, &sender, version, &iun, refusal, &req, now);
-        record.set_request(&req);
         let mut store = app.store();
         if store.by_token.contains_key(&token_key) {
             // A concurrent send with the same token got in first.
@@ -543,8 +539,8 @@ fn send(app: Shared, headers: HeaderMap, body: Bytes, path: &str, version: &'sta
     json_reply(StatusCode::ACCEPTED, resp)
 }
 
-/// A new notification request and, when accepted (no `refusal`), its trajectory from the
-/// model; `request` is left for the caller to set.
+/// A new notification request, kept with its request text and, when accepted (no
+/// `refusal`), its trajectory from the model.
 pub fn new_record(
     app: &App,
     sender: &str,
@@ -561,10 +557,12 @@ pub fn new_record(
     };
     let validation = (app.config.validation_seconds * app.clock.scale()).max(1.0) as i64;
     let scale = app.clock.scale();
-    Record::new(iun, sender, version, key, now, now + validation, refusal)
+    let mut record = Record::new(iun, sender, version, key, now, now + validation, refusal)
         .with_timeline(&app.model, || {
             model_input(&app.model, &key, req, now, scale)
-        })
+        });
+    record.set_request(req);
+    record
 }
 
 async fn request_status_v26(
