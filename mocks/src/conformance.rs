@@ -23,9 +23,10 @@ pub enum Note {
     },
     Upload,
     Send(SendNote),
-    /// A request-status read; `retry_after` when the answer was WAITING.
+    /// A request-status read (of the request whose id has this `request_key`);
+    /// `retry_after` when the answer was WAITING.
     StatusPoll {
-        request_id: String,
+        request: u64,
         retry_after: Option<Duration>,
     },
     StreamCreated {
@@ -89,8 +90,9 @@ struct Client {
     tokens: HashMap<u64, u64>,
     notes: u64,
     non_idempotent_retries: u64,
-    next_poll: HashMap<String, Instant>,
-    recent_polls: HashMap<String, VecDeque<Instant>>,
+    /// By `request_key`: a key per request polled, without a copy of its id.
+    next_poll: HashMap<u64, Instant>,
+    recent_polls: HashMap<u64, VecDeque<Instant>>,
     early_polls: u64,
     storms: u64,
     polls: u64,
@@ -205,22 +207,22 @@ impl Conformance {
                 c.own_creditor_payment |= s.notices.iter().any(|(cr, _)| *cr == s.sender_tax_id);
             }
             Note::StatusPoll {
-                request_id,
+                request,
                 retry_after,
             } => {
                 c.polls += 1;
-                if c.next_poll.get(&request_id).is_some_and(|t| now < *t) {
+                if c.next_poll.get(&request).is_some_and(|t| now < *t) {
                     c.early_polls += 1;
                 }
                 match retry_after {
                     Some(d) => {
-                        c.next_poll.insert(request_id.clone(), now + d);
+                        c.next_poll.insert(request, now + d);
                     }
                     None => {
-                        c.next_poll.remove(&request_id);
+                        c.next_poll.remove(&request);
                     }
                 }
-                let recent = c.recent_polls.entry(request_id).or_default();
+                let recent = c.recent_polls.entry(request).or_default();
                 recent.push_back(now);
                 while recent
                     .front()
@@ -325,6 +327,11 @@ impl Conformance {
         }
         out
     }
+}
+
+/// The key a request-status poll is noted by.
+pub fn request_key(request_id: &str) -> u64 {
+    hash(request_id)
 }
 
 /// A stable 64-bit digest (the same in every run).

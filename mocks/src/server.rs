@@ -589,7 +589,7 @@ fn request_status(
 ) -> Reply {
     let sender = auth!(app, headers);
     check_params(path, "get", &HashMap::new(), &q)?;
-    let mut store = app.store();
+    let store = app.store();
     let idx = match (q.get("notificationRequestId"), q.get("paProtocolNumber")) {
         (Some(id), _) => store.by_request_id.get(id).copied(),
         (None, Some(p)) => {
@@ -612,30 +612,16 @@ fn request_status(
         .filter(|r| r.sender == sender)
         .ok_or_else(|| Problem::not_found("notification request"))?;
     let now = app.clock.now();
-    let request_id = record.request_id.clone();
-    // Once validated, the answer never changes: it is rendered once.
-    let key = (now >= record.validated_at).then(|| crate::store::ViewKey {
-        record: idx.expect("found"),
-        generation: 0,
-        view: crate::store::View::RequestStatus,
-        visible: 0,
-    });
-    let (body, retry_after) = match key.and_then(|k| store.views.get(&k)) {
-        Some(body) => (body, None),
-        None => {
-            let answer = render::request_status(record, now, &app.clock);
-            let body = Bytes::from(answer.body);
-            if let Some(k) = key {
-                store.views.put(k, body.clone());
-            }
-            (body, answer.retry_after)
-        }
-    };
+    let request = crate::conformance::request_key(&record.request_id);
+    // The request's text follows a short head as it is: a copy, cheaper than a cached
+    // view (which would also take a detail's place in the cache).
+    let answer = render::request_status(record, now, &app.clock);
+    let (body, retry_after) = (Bytes::from(answer.body), answer.retry_after);
     drop(store);
     app.conformance.note(
         &sender,
         Note::StatusPoll {
-            request_id,
+            request,
             retry_after: retry_after.map(std::time::Duration::from_secs),
         },
         std::time::Instant::now(),

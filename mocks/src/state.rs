@@ -273,7 +273,7 @@ pub fn take(app: &App) -> Snapshot {
             iun: r.iun.clone(),
             sender: r.sender.clone(),
             api_version: r.api_version.into(),
-            request: r.request.clone(),
+            request: r.request_text().to_owned(),
             sent_at: r.sent_at,
             validated_at: r.validated_at,
             refusal: r

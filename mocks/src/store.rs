@@ -46,8 +46,9 @@ pub struct Record {
     pub api_version: &'static str,
     /// The request as received (after upgrade), as compact JSON text: parsed, it held
     /// about 7 KB in some 70 allocations, eight times its text, and only views,
-    /// downloads and the relay read it. `request_value` parses it.
-    pub request: Box<RawValue>,
+    /// downloads and the relay read it. `request_value` parses it. Written only by
+    /// `set_request`, so its fields are in name order, each once (views rely on it).
+    request: Box<RawValue>,
     /// How many recipients the request names.
     pub recipients: usize,
     /// The request's `group`, which stream filters read for every event.
@@ -185,11 +186,17 @@ impl Record {
         self.hold_id = id;
     }
 
-    /// Keeps `request` (as text) and the facts read from it often.
+    /// Keeps `request` (as text: serde_json writes an object's fields in name order)
+    /// and the facts read from it often.
     pub fn set_request(&mut self, request: &Value) {
         self.request = serde_json::value::to_raw_value(request).expect("a JSON value serialises");
         self.recipients = request["recipients"].as_array().map_or(0, Vec::len);
         self.group = request["group"].as_str().map(Into::into);
+    }
+
+    /// The request as compact JSON text, its fields in name order.
+    pub fn request_text(&self) -> &RawValue {
+        &self.request
     }
 
     /// The request, parsed.
@@ -491,7 +498,6 @@ pub struct Store {
 pub enum View {
     Detail,
     DetailV23,
-    RequestStatus,
 }
 
 /// What a view depends on: the notification, its timeline's generation and how much of
