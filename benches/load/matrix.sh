@@ -29,6 +29,8 @@ while [ $# -gt 0 ]; do
     *) echo "matrix.sh: unknown option $1 (allowed: --stored N (repeatable), --duration D, --rate R, --out DIR)" >&2; exit 2 ;;
   esac
 done
+[[ "$rate" =~ ^[0-9]+$ ]] || { echo "matrix.sh: --rate takes requests a second, not '$rate'" >&2; exit 2; }
+[[ "$duration" =~ ^[0-9]+[smh]?$ ]] || { echo "matrix.sh: --duration takes e.g. 8s or 1m, not '$duration'" >&2; exit 2; }
 for n in "${stored[@]}"; do
   [[ "$n" =~ ^[0-9]+$ ]] || { echo "matrix.sh: --stored takes a number of notifications, not '$n'" >&2; exit 2; }
 done
@@ -69,7 +71,9 @@ print("%.2f %.2f" % (p["p50"] * 1000, p["p99"] * 1000))
 PY
 }
 
-hello_run() { # wrk on a fresh bare axum server into $dir/helloN.res ("req/s p99 -"), and its tail at the fixed rate into $dir/hello-fixed.res when $2 is set
+# wrk on a fresh bare axum server into $dir/helloN.res ("req/s p99 non-2xx"), and its
+# tail at the fixed rate into $dir/hello-fixed.res when $2 is set.
+hello_run() {
   rm -f "$dir/hello.addr"
   "$hello_bin" 127.0.0.1:0 > "$dir/hello.addr" & local hp=$!
   pids+=($hp)

@@ -616,17 +616,16 @@ fn request_status(
     // The request's text follows a short head as it is: a copy, cheaper than a cached
     // view (which would also take a detail's place in the cache).
     let answer = render::request_status(record, now, &app.clock);
-    let (body, retry_after) = (Bytes::from(answer.body), answer.retry_after);
     drop(store);
     app.conformance.note(
         &sender,
         Note::StatusPoll {
             request,
-            retry_after: retry_after.map(std::time::Duration::from_secs),
+            retry_after: answer.retry_after.map(std::time::Duration::from_secs),
         },
         std::time::Instant::now(),
     );
-    Ok(json_bytes(StatusCode::OK, body))
+    Ok(json_bytes(StatusCode::OK, answer.body))
 }
 
 /// A JSON body already serialized.
