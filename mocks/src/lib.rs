@@ -10,6 +10,7 @@ pub mod conformance;
 pub mod faults;
 pub mod gateway;
 pub mod ids;
+pub mod json_out;
 pub mod load;
 pub mod metrics;
 pub mod problem;

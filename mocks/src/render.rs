@@ -2,10 +2,10 @@
 //! details of their category, the status history, the detail, the request status and
 //! the price.
 //!
-//! The hot views (detail, request status, stream events) are typed structs serialized
-//! straight into the response buffer, the request's fields copied from its stored text;
-//! the request is parsed only for the elements that quote it (addresses, protocol
-//! number, payment).
+//! The detail and stream events are written field by field into the response buffer
+//! (`json_out`), the request status is a typed struct serialized there, and both copy
+//! the request's fields from its stored text. The request is parsed only for the
+//! elements that quote it (addresses, protocol number, payment).
 
 use std::cell::OnceCell;
 use std::collections::BTreeMap;
@@ -22,6 +22,8 @@ use sim::model::timeline::{
 use sim::model::{Model, outcome::RecipientOutcome};
 
 use crate::clock::SimClock;
+use crate::json_by_serde;
+use crate::json_out::{Json, Obj, array};
 use crate::store::Record;
 
 /// `tick` as RFC 3339 in UTC with milliseconds (`2025-03-01T08:00:00.000Z`), the form
@@ -95,95 +97,126 @@ impl Version {
     }
 }
 
-/// Declares a struct of optional fields, each left out of the JSON when absent.
+/// Declares a struct of optional fields with their JSON names, written in that order
+/// and each left out of the JSON when absent.
 macro_rules! optional_fields {
-    ($(#[$m:meta])* struct $name:ident<$lt:lifetime> { $($field:ident : $ty:ty,)* }) => {
+    ($(#[$m:meta])* struct $name:ident<$lt:lifetime> { $($field:ident $json:literal : $ty:ty,)* }) => {
         $(#[$m])*
-        #[derive(Serialize, Default)]
-        #[serde(rename_all = "camelCase")]
+        #[derive(Default)]
         struct $name<$lt> {
-            $( #[serde(skip_serializing_if = "Option::is_none")] $field: Option<$ty>, )*
+            $( $field: Option<$ty>, )*
         }
+
+        impl Json for $name<'_> {
+            fn write(&self, buf: &mut Vec<u8>) {
+                let mut o = Obj::new(buf);
+                $( o.optional($json, self.$field.as_ref()); )*
+                o.close();
+            }
+        }
+
+        #[cfg(test)]
+        const FIELD_NAMES: &[(&str, &str)] = &[$((stringify!($field), $json)),*];
     };
 }
 
 optional_fields! {
     /// The union of the detail schemas' fields the mock fills in.
     struct DetailsOut<'a> {
-        rec_index: u32,
-        legal_fact_id: &'a str,
-        notification_request_id: &'a str,
-        pa_protocol_number: &'a Value,
-        idempotence_token: &'a str,
-        refusal_reasons: Vec<RefusalOut<'a>>,
-        generated_aar_url: String,
-        number_of_pages: u32,
-        digital_address: AddressOut,
-        send_date: &'a str,
-        io_send_message_result: &'static str,
-        digital_address_source: &'static str,
-        is_available: bool,
-        attempt_date: &'a str,
-        delivery_mode: &'static str,
-        contact_phase: &'static str,
-        sent_attempt_made: u32,
-        last_attempt_date: &'a str,
-        scheduling_date: &'a str,
-        retry_number: u32,
-        delivery_detail_code: &'static str,
-        notification_date: &'a str,
-        sending_receipts: [ReceiptOut; 1],
-        should_retry: bool,
-        response_status: ResponseStatus,
-        end_workflow_status: EndWorkflowStatus,
-        completion_workflow_date: &'a str,
-        physical_address: &'a Value,
-        service_level: &'a Value,
-        analog_cost: i64,
-        envelope_weight: u32,
-        product_type: &'static str,
-        delivery_failure_cause: &'static str,
-        registered_letter_code: String,
-        attachments: [AttachmentOut<'a>; 1],
-        scheduling_analog_date: &'a str,
-        failure_cause: &'static str,
-        legal_fact_generation_date: &'a str,
-        notification_cost: i64,
-        event_timestamp: &'a str,
-        recipient_type: &'a Value,
-        payment_source_channel: &'static str,
-        amount: i64,
-        creditor_tax_id: &'a Value,
-        notice_code: &'a Value,
-        cancellation_request_id: String,
-        not_refined_recipient_indexes: Vec<usize>,
+        rec_index "recIndex": u32,
+        legal_fact_id "legalFactId": &'a str,
+        notification_request_id "notificationRequestId": &'a str,
+        pa_protocol_number "paProtocolNumber": &'a Value,
+        idempotence_token "idempotenceToken": &'a str,
+        refusal_reasons "refusalReasons": Vec<RefusalOut<'a>>,
+        generated_aar_url "generatedAarUrl": String,
+        number_of_pages "numberOfPages": u32,
+        digital_address "digitalAddress": AddressOut,
+        send_date "sendDate": &'a str,
+        io_send_message_result "ioSendMessageResult": &'static str,
+        digital_address_source "digitalAddressSource": &'static str,
+        is_available "isAvailable": bool,
+        attempt_date "attemptDate": &'a str,
+        delivery_mode "deliveryMode": &'static str,
+        contact_phase "contactPhase": &'static str,
+        sent_attempt_made "sentAttemptMade": u32,
+        last_attempt_date "lastAttemptDate": &'a str,
+        scheduling_date "schedulingDate": &'a str,
+        retry_number "retryNumber": u32,
+        delivery_detail_code "deliveryDetailCode": &'static str,
+        notification_date "notificationDate": &'a str,
+        sending_receipts "sendingReceipts": [ReceiptOut; 1],
+        should_retry "shouldRetry": bool,
+        response_status "responseStatus": ResponseStatus,
+        end_workflow_status "endWorkflowStatus": EndWorkflowStatus,
+        completion_workflow_date "completionWorkflowDate": &'a str,
+        physical_address "physicalAddress": &'a Value,
+        service_level "serviceLevel": &'a Value,
+        analog_cost "analogCost": i64,
+        envelope_weight "envelopeWeight": u32,
+        product_type "productType": &'static str,
+        delivery_failure_cause "deliveryFailureCause": &'static str,
+        registered_letter_code "registeredLetterCode": String,
+        attachments "attachments": [AttachmentOut<'a>; 1],
+        scheduling_analog_date "schedulingAnalogDate": &'a str,
+        failure_cause "failureCause": &'static str,
+        legal_fact_generation_date "legalFactGenerationDate": &'a str,
+        notification_cost "notificationCost": i64,
+        event_timestamp "eventTimestamp": &'a str,
+        recipient_type "recipientType": &'a Value,
+        payment_source_channel "paymentSourceChannel": &'static str,
+        amount "amount": i64,
+        creditor_tax_id "creditorTaxId": &'a Value,
+        notice_code "noticeCode": &'a Value,
+        cancellation_request_id "cancellationRequestId": String,
+        not_refined_recipient_indexes "notRefinedRecipientIndexes": Vec<usize>,
     }
 }
 
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
 struct RefusalOut<'a> {
     error_code: &'a str,
     detail: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
     rec_index: Option<usize>,
 }
 
-#[derive(Serialize)]
+impl Json for RefusalOut<'_> {
+    fn write(&self, buf: &mut Vec<u8>) {
+        let mut o = Obj::new(buf);
+        o.field("errorCode", self.error_code);
+        o.field("detail", self.detail);
+        o.optional("recIndex", self.rec_index);
+        o.close();
+    }
+}
+
 struct AddressOut {
-    #[serde(rename = "type")]
     kind: &'static str,
     address: String,
 }
 
-#[derive(Serialize)]
+impl Json for AddressOut {
+    fn write(&self, buf: &mut Vec<u8>) {
+        let mut o = Obj::new(buf);
+        o.field("type", self.kind);
+        o.field("address", &self.address);
+        o.close();
+    }
+}
+
 struct ReceiptOut {
     id: String,
     system: &'static str,
 }
 
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
+impl Json for ReceiptOut {
+    fn write(&self, buf: &mut Vec<u8>) {
+        let mut o = Obj::new(buf);
+        o.field("id", &self.id);
+        o.field("system", self.system);
+        o.close();
+    }
+}
+
 struct AttachmentOut<'a> {
     id: &'a str,
     document_type: &'static str,
@@ -191,29 +224,18 @@ struct AttachmentOut<'a> {
     date: &'a str,
 }
 
-#[derive(Serialize)]
-struct LegalFactIdOut<'a> {
-    key: &'a str,
-    category: LegalFactCategory,
+impl Json for AttachmentOut<'_> {
+    fn write(&self, buf: &mut Vec<u8>) {
+        let mut o = Obj::new(buf);
+        o.field("id", self.id);
+        o.field("documentType", self.document_type);
+        o.field("url", &self.url);
+        o.field("date", self.date);
+        o.close();
+    }
 }
 
-/// One timeline element (`TimelineElementV28`, or `TimelineElementV23` without the
-/// newer timestamps).
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct ElementOut<'a> {
-    element_id: &'a str,
-    timestamp: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    ingestion_timestamp: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    event_timestamp: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    notification_sent_at: Option<&'a str>,
-    legal_facts_ids: Vec<LegalFactIdOut<'a>>,
-    category: &'static str,
-    details: DetailsOut<'a>,
-}
+json_by_serde!(LegalFactCategory, ResponseStatus, EndWorkflowStatus);
 
 /// An element's instants as text, computed once per element.
 struct Times {
@@ -567,32 +589,39 @@ fn times(e: &TimelineElement, clock: &SimClock) -> Times {
     }
 }
 
-/// Element `i` of `r`, in `version`'s schema, given its instants and the notification's
-/// `sentAt` as text.
-fn element_out<'a>(
-    r: &'a Record,
-    req: &'a LazyRequest,
+/// Writes element `i` of `r` (`TimelineElementV28`, or `TimelineElementV23` without
+/// the newer timestamps), given its instants and the notification's `sentAt` as text.
+fn write_element(
+    buf: &mut Vec<u8>,
+    r: &Record,
+    req: &LazyRequest,
     i: usize,
-    t: &'a Times,
-    sent_at: &'a str,
+    t: &Times,
+    sent_at: &str,
     version: Version,
-) -> ElementOut<'a> {
+) {
     let e = &r.elements[i];
-    let current = version == Version::Current;
-    let legal_facts_ids = match (r.legal_keys.get(i).and_then(|k| k.as_deref()), e.legal_fact) {
-        (Some(key), Some(category)) => vec![LegalFactIdOut { key, category }],
-        _ => Vec::new(),
-    };
-    ElementOut {
-        element_id: &r.element_ids[i],
-        timestamp: &t.at,
-        ingestion_timestamp: current.then_some(t.at.as_str()),
-        event_timestamp: current.then_some(t.at.as_str()),
-        notification_sent_at: current.then_some(sent_at),
-        legal_facts_ids,
-        category: e.category.as_str(),
-        details: details(r, req, i, t),
+    let mut o = Obj::new(buf);
+    o.field("elementId", &r.element_ids[i]);
+    o.field("timestamp", &t.at);
+    if version == Version::Current {
+        o.field("ingestionTimestamp", &t.at);
+        o.field("eventTimestamp", &t.at);
+        o.field("notificationSentAt", sent_at);
     }
+    let legal = match (r.legal_keys.get(i).and_then(|k| k.as_deref()), e.legal_fact) {
+        (Some(key), Some(category)) => Some((key, category)),
+        _ => None,
+    };
+    array(o.key("legalFactsIds"), legal, |buf, (key, category)| {
+        let mut id = Obj::new(buf);
+        id.field("key", key);
+        id.field("category", &category);
+        id.close();
+    });
+    o.field("category", e.category.as_str());
+    o.field("details", &details(r, req, i, t));
+    o.close();
 }
 
 /// One element as a JSON value (for stream events), or `None` when `version` does not
@@ -604,18 +633,9 @@ pub fn element(r: &Record, i: usize, clock: &SimClock, version: Version) -> Opti
     let t = times(&r.elements[i], clock);
     let sent_at = iso(clock, r.sent_at);
     let req = LazyRequest::new(r);
-    Some(
-        serde_json::to_value(element_out(r, &req, i, &t, &sent_at, version))
-            .expect("element serialises"),
-    )
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct HistoryOut<'a> {
-    status: &'static str,
-    active_from: String,
-    related_timeline_elements: Vec<&'a str>,
+    let mut buf = Vec::with_capacity(1024);
+    write_element(&mut buf, r, &req, i, &t, &sent_at, version);
+    Some(serde_json::from_slice(&buf).expect("an element is JSON"))
 }
 
 /// The current status at `now`.
@@ -634,9 +654,19 @@ fn merged(
     request: &RawValue,
     size_hint: usize,
 ) -> Vec<u8> {
-    // Sized for the whole view: growing a 12 KB detail by doubling copies it twice.
     let mut buf = Vec::with_capacity(size_hint);
     sonic_rs::to_writer(&mut buf, head).expect("view serialises");
+    with_request(buf, head_keys, drop, request)
+}
+
+/// Adds the request's own fields (except those in `head_keys` and `drop`) to the JSON
+/// object that `buf` holds.
+fn with_request(
+    mut buf: Vec<u8>,
+    head_keys: &[&str],
+    drop: &[&str],
+    request: &RawValue,
+) -> Vec<u8> {
     debug_assert_eq!(buf.last(), Some(&b'}'));
     buf.pop();
     let first = buf.last() == Some(&b'{');
@@ -709,18 +739,7 @@ fn fields_parsed(
     }
 }
 
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct DetailHead<'a> {
-    iun: &'a str,
-    sender_pa_id: String,
-    sent_at: &'a str,
-    documents_available: bool,
-    notification_status: &'static str,
-    notification_status_history: Vec<HistoryOut<'a>>,
-    timeline: Vec<ElementOut<'a>>,
-}
-
+/// The fields a detail writes before the request's (`FullSentNotificationV29`).
 const DETAIL_KEYS: &[&str] = &[
     "iun",
     "senderPaId",
@@ -740,42 +759,36 @@ pub fn detail(r: &Record, now: i64, clock: &SimClock, version: Version) -> Vec<u
         .last()
         .map_or("IN_VALIDATION", |c| c.status.as_str());
     let sent_at = iso(clock, r.sent_at);
-    let times: Vec<Times> = r.elements[..visible]
-        .iter()
-        .map(|e| times(e, clock))
-        .collect();
     let req = LazyRequest::new(r);
-    let head = DetailHead {
-        iun: &r.iun,
-        sender_pa_id: format!("mock-pa-{}", r.sender),
-        sent_at: &sent_at,
-        documents_available: true,
-        notification_status: version.status(status),
-        notification_status_history: history
-            .iter()
-            .map(|c| HistoryOut {
-                status: version.status(c.status.as_str()),
-                active_from: iso(clock, c.active_from),
-                related_timeline_elements: c.related.iter().map(|k| &r.element_ids[*k]).collect(),
-            })
-            .collect(),
-        timeline: (0..visible)
-            .filter(|i| version.knows(r.elements[*i].category))
-            .map(|i| element_out(r, &req, i, &times[i], &sent_at, version))
-            .collect(),
-    };
+    // Sized for the whole view, about 550 bytes an element and the request echoed:
+    // growing a 12 KB detail by doubling copies it twice.
+    let mut buf = Vec::with_capacity(2048 + 640 * visible);
+    let mut o = Obj::new(&mut buf);
+    o.field("iun", &r.iun);
+    o.field("senderPaId", &format!("mock-pa-{}", r.sender));
+    o.field("sentAt", &sent_at);
+    o.field("documentsAvailable", &true);
+    o.field("notificationStatus", version.status(status));
+    array(o.key("notificationStatusHistory"), &history, |buf, c| {
+        let mut h = Obj::new(buf);
+        h.field("status", version.status(c.status.as_str()));
+        h.field("activeFrom", &iso(clock, c.active_from));
+        array(h.key("relatedTimelineElements"), &c.related, |buf, k| {
+            r.element_ids[*k].write(buf)
+        });
+        h.close();
+    });
+    let shown = (0..visible).filter(|i| version.knows(r.elements[*i].category));
+    array(o.key("timeline"), shown, |buf, i| {
+        let t = times(&r.elements[i], clock);
+        write_element(buf, r, &req, i, &t, &sent_at, version);
+    });
+    o.close();
     let drop: &[&str] = match version {
         Version::Current => &[],
         Version::V23 => &["usedServices"],
     };
-    // About 550 bytes an element, and the request echoed.
-    merged(
-        &head,
-        DETAIL_KEYS,
-        drop,
-        r.request_text(),
-        2048 + 640 * visible,
-    )
+    with_request(buf, DETAIL_KEYS, drop, r.request_text())
 }
 
 #[derive(Serialize)]
@@ -926,6 +939,22 @@ mod tests {
                 assert_eq!(iso(clock, tick), want, "tick {tick}");
             }
         }
+    }
+
+    #[test]
+    fn detail_fields_take_their_names_in_camel_case() {
+        for (field, json) in FIELD_NAMES {
+            let camel: String = field
+                .split('_')
+                .enumerate()
+                .map(|(k, w)| match k {
+                    0 => w.to_string(),
+                    _ => w[..1].to_uppercase() + &w[1..],
+                })
+                .collect();
+            assert_eq!(*json, camel);
+        }
+        assert_eq!(FIELD_NAMES.len(), 47);
     }
 
     /// Requests of the load generator's template, stored as a send stores them.
