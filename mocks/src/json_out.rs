@@ -75,27 +75,32 @@ pub fn array<T>(
 fn needs_escape(s: &str) -> bool {
     // Eight bytes at a time: a detail's strings are some eight kilobytes, and a byte
     // by byte test was two fifths of its rendering.
+    let mut chunks = s.as_bytes().chunks_exact(8);
+    if chunks
+        .by_ref()
+        .any(|chunk| escapes(u64::from_le_bytes(chunk.try_into().expect("eight bytes"))))
+    {
+        return true;
+    }
+    let rest = chunks.remainder();
+    // The tail, padded with a letter to a whole chunk: most strings are short.
+    let mut padded = [b'a'; 8];
+    padded[..rest.len()].copy_from_slice(rest);
+    !rest.is_empty() && escapes(u64::from_le_bytes(padded))
+}
+
+/// Whether any of the eight bytes in `x` is not printable ASCII, or is a quote or a
+/// backslash.
+fn escapes(x: u64) -> bool {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGH: u64 = 0x8080_8080_8080_8080;
     let has_zero = |v: u64| v.wrapping_sub(ONES) & !v & HIGH != 0;
-    let bytes = s.as_bytes();
-    let mut chunks = bytes.chunks_exact(8);
-    for chunk in &mut chunks {
-        let x = u64::from_le_bytes(chunk.try_into().expect("eight bytes"));
-        // Non-ASCII, then (all bytes ASCII) one below 0x20, a quote, a backslash, DEL.
-        if x & HIGH != 0
-            || x.wrapping_sub(ONES * 0x20) & !x & HIGH != 0
-            || has_zero(x ^ (ONES * u64::from(b'"')))
-            || has_zero(x ^ (ONES * u64::from(b'\\')))
-            || has_zero(x ^ (ONES * 0x7f))
-        {
-            return true;
-        }
-    }
-    chunks
-        .remainder()
-        .iter()
-        .any(|&b| !(0x20..0x7f).contains(&b) || b == b'"' || b == b'\\')
+    // Non-ASCII; then, all bytes being ASCII, one below 0x20, a quote, a backslash, DEL.
+    x & HIGH != 0
+        || x.wrapping_sub(ONES * 0x20) & !x & HIGH != 0
+        || has_zero(x ^ (ONES * u64::from(b'"')))
+        || has_zero(x ^ (ONES * u64::from(b'\\')))
+        || has_zero(x ^ (ONES * 0x7f))
 }
 
 /// Writes any serde value as sonic-rs writes it.

@@ -29,19 +29,60 @@ use crate::store::Record;
 /// `tick` as RFC 3339 in UTC with milliseconds (`2025-03-01T08:00:00.000Z`), the form
 /// every instant in a view takes.
 pub fn iso(clock: &SimClock, tick: i64) -> String {
+    instant(clock, tick).to_string()
+}
+
+/// An instant's text, kept on the stack: a detail writes some forty of them.
+#[derive(Clone, Copy)]
+struct Instant {
+    bytes: [u8; 32],
+    len: u8,
+}
+
+impl std::ops::Deref for Instant {
+    type Target = str;
+    fn deref(&self) -> &str {
+        std::str::from_utf8(&self.bytes[..usize::from(self.len)]).expect("ASCII")
+    }
+}
+
+impl std::fmt::Display for Instant {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self)
+    }
+}
+
+impl Json for Instant {
+    fn write(&self, buf: &mut Vec<u8>) {
+        // Digits and separators, or chrono's text: nothing JSON escapes.
+        buf.push(b'"');
+        buf.extend_from_slice(&self.bytes[..usize::from(self.len)]);
+        buf.push(b'"');
+    }
+}
+
+/// `tick` as `iso` writes it.
+fn instant(clock: &SimClock, tick: i64) -> Instant {
     let epoch = clock.epoch();
     let secs = epoch.timestamp() + tick;
     let days = secs.div_euclid(86_400);
     let (y, m, d) = civil_from_days(days);
+    let mut out = Instant {
+        bytes: [0; 32],
+        len: 24,
+    };
     if !(0..=9999).contains(&y) {
-        return clock
+        let text = clock
             .to_utc(tick)
             .to_rfc3339_opts(SecondsFormat::Millis, true);
+        out.bytes[..text.len()].copy_from_slice(text.as_bytes());
+        out.len = text.len() as u8;
+        return out;
     }
-    // A detail has some forty instants: chrono's general formatter took a tenth of its
-    // rendering.
+    // chrono's general formatter took a tenth of a detail's rendering.
     let of_day = secs.rem_euclid(86_400) as u32;
-    let mut b = *b"0000-00-00T00:00:00.000Z";
+    let b = &mut out.bytes;
+    b[..24].copy_from_slice(b"0000-00-00T00:00:00.000Z");
     let mut put = |at: usize, width: usize, mut v: u32| {
         for k in (at..at + width).rev() {
             b[k] = b'0' + (v % 10) as u8;
@@ -55,7 +96,7 @@ pub fn iso(clock: &SimClock, tick: i64) -> String {
     put(14, 2, of_day / 60 % 60);
     put(17, 2, of_day % 60);
     put(20, 3, epoch.timestamp_subsec_millis().min(999));
-    String::from_utf8(b.to_vec()).expect("ASCII digits")
+    out
 }
 
 /// The proleptic Gregorian date of a day counted from 1970-01-01 (Howard Hinnant's
@@ -132,24 +173,24 @@ optional_fields! {
         generated_aar_url "generatedAarUrl": String,
         number_of_pages "numberOfPages": u32,
         digital_address "digitalAddress": AddressOut,
-        send_date "sendDate": &'a str,
+        send_date "sendDate": &'a Instant,
         io_send_message_result "ioSendMessageResult": &'static str,
         digital_address_source "digitalAddressSource": &'static str,
         is_available "isAvailable": bool,
-        attempt_date "attemptDate": &'a str,
+        attempt_date "attemptDate": &'a Instant,
         delivery_mode "deliveryMode": &'static str,
         contact_phase "contactPhase": &'static str,
         sent_attempt_made "sentAttemptMade": u32,
-        last_attempt_date "lastAttemptDate": &'a str,
-        scheduling_date "schedulingDate": &'a str,
+        last_attempt_date "lastAttemptDate": &'a Instant,
+        scheduling_date "schedulingDate": &'a Instant,
         retry_number "retryNumber": u32,
         delivery_detail_code "deliveryDetailCode": &'static str,
-        notification_date "notificationDate": &'a str,
+        notification_date "notificationDate": &'a Instant,
         sending_receipts "sendingReceipts": [ReceiptOut; 1],
         should_retry "shouldRetry": bool,
         response_status "responseStatus": ResponseStatus,
         end_workflow_status "endWorkflowStatus": EndWorkflowStatus,
-        completion_workflow_date "completionWorkflowDate": &'a str,
+        completion_workflow_date "completionWorkflowDate": &'a Instant,
         physical_address "physicalAddress": &'a Value,
         service_level "serviceLevel": &'a Value,
         analog_cost "analogCost": i64,
@@ -158,11 +199,11 @@ optional_fields! {
         delivery_failure_cause "deliveryFailureCause": &'static str,
         registered_letter_code "registeredLetterCode": String,
         attachments "attachments": [AttachmentOut<'a>; 1],
-        scheduling_analog_date "schedulingAnalogDate": &'a str,
+        scheduling_analog_date "schedulingAnalogDate": &'a Instant,
         failure_cause "failureCause": &'static str,
-        legal_fact_generation_date "legalFactGenerationDate": &'a str,
+        legal_fact_generation_date "legalFactGenerationDate": &'a Instant,
         notification_cost "notificationCost": i64,
-        event_timestamp "eventTimestamp": &'a str,
+        event_timestamp "eventTimestamp": &'a Instant,
         recipient_type "recipientType": &'a Value,
         payment_source_channel "paymentSourceChannel": &'static str,
         amount "amount": i64,
@@ -221,7 +262,7 @@ struct AttachmentOut<'a> {
     id: &'a str,
     document_type: &'static str,
     url: String,
-    date: &'a str,
+    date: &'a Instant,
 }
 
 impl Json for AttachmentOut<'_> {
@@ -239,8 +280,8 @@ json_by_serde!(LegalFactCategory, ResponseStatus, EndWorkflowStatus);
 
 /// An element's instants as text, computed once per element.
 struct Times {
-    at: String,
-    sched: Option<String>,
+    at: Instant,
+    sched: Option<Instant>,
 }
 
 /// The stand-in physical address when the request has none.
@@ -355,8 +396,8 @@ fn details<'a>(r: &'a Record, req: &'a LazyRequest, i: usize, t: &'a Times) -> D
     let e = &r.elements[i];
     let d = &e.details;
     let rec = d.rec_index.unwrap_or(0) as usize;
-    let at = t.at.as_str();
-    let sched = t.sched.as_deref();
+    let at = &t.at;
+    let sched = t.sched.as_ref();
     let mut o = DetailsOut {
         rec_index: d.rec_index,
         ..Default::default()
@@ -584,8 +625,8 @@ fn details<'a>(r: &'a Record, req: &'a LazyRequest, i: usize, t: &'a Times) -> D
 
 fn times(e: &TimelineElement, clock: &SimClock) -> Times {
     Times {
-        at: iso(clock, e.at),
-        sched: e.details.scheduled_at.map(|t| iso(clock, t)),
+        at: instant(clock, e.at),
+        sched: e.details.scheduled_at.map(|t| instant(clock, t)),
     }
 }
 
@@ -597,7 +638,7 @@ fn write_element(
     req: &LazyRequest,
     i: usize,
     t: &Times,
-    sent_at: &str,
+    sent_at: &Instant,
     version: Version,
 ) {
     let e = &r.elements[i];
@@ -631,7 +672,7 @@ pub fn element(r: &Record, i: usize, clock: &SimClock, version: Version) -> Opti
         return None;
     }
     let t = times(&r.elements[i], clock);
-    let sent_at = iso(clock, r.sent_at);
+    let sent_at = instant(clock, r.sent_at);
     let req = LazyRequest::new(r);
     let mut buf = Vec::with_capacity(1024);
     write_element(&mut buf, r, &req, i, &t, &sent_at, version);
@@ -758,7 +799,7 @@ pub fn detail(r: &Record, now: i64, clock: &SimClock, version: Version) -> Vec<u
     let status = history
         .last()
         .map_or("IN_VALIDATION", |c| c.status.as_str());
-    let sent_at = iso(clock, r.sent_at);
+    let sent_at = instant(clock, r.sent_at);
     let req = LazyRequest::new(r);
     // Sized for the whole view, about 550 bytes an element and the request echoed:
     // growing a 12 KB detail by doubling copies it twice.
@@ -772,7 +813,7 @@ pub fn detail(r: &Record, now: i64, clock: &SimClock, version: Version) -> Vec<u
     array(o.key("notificationStatusHistory"), &history, |buf, c| {
         let mut h = Obj::new(buf);
         h.field("status", version.status(c.status.as_str()));
-        h.field("activeFrom", &iso(clock, c.active_from));
+        h.field("activeFrom", &instant(clock, c.active_from));
         array(h.key("relatedTimelineElements"), &c.related, |buf, k| {
             r.element_ids[*k].write(buf)
         });
