@@ -2,8 +2,9 @@
 # The mock's speed beside a bare axum server measured in the same run: wrk -t2 -c64 on
 # GET /status, request status and detail (one polled, and rotating over every stored
 # notification), validated sends; oha at a fixed rate for request status and for bare
-# axum. Prints a Markdown table (req/s, p99, ratio to the mean of the two bare axum runs)
-# per number of notifications stored, and keeps every tool's output.
+# axum. Prints a Markdown table (req/s, p99, ratio to the mean of the two bare axum runs,
+# the server's CPU a request) per number of notifications stored, and keeps every tool's
+# output.
 #
 #   bash benches/load/matrix.sh                       # 10,000 and 200,000 stored
 #   bash benches/load/matrix.sh --stored 20000 --duration 4s --out /tmp/speed
@@ -45,18 +46,29 @@ hello_bin=target/release/examples/hello
 pids=()
 trap 'for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done' EXIT
 
-# wrk NAME ARGS... -> "req/s p99_ms" and the raw output in $dir/NAME.txt
+# CPU time (user + system, clock ticks) process $1 has used.
+ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+clk_tck=$(getconf CLK_TCK)
+
+# wrk NAME SERVER_PID ARGS... -> "req/s p99_ms non-2xx server_cpu_us_per_request" and the
+# raw output in $dir/NAME.txt. The server's CPU a request varies less than its
+# throughput on a shared machine.
 measure() {
-  local name=$1; shift
+  local name=$1 pid=$2; shift 2
+  local t0 t1
+  t0=$(ticks "$pid")
   wrk -t2 -c64 -d"$duration" --latency "$@" > "$dir/$name.txt"
-  python3 - "$dir/$name.txt" <<'PY'
+  t1=$(ticks "$pid")
+  python3 - "$dir/$name.txt" "$(( t1 - t0 ))" "$clk_tck" <<'PY'
 import re, sys
 t = open(sys.argv[1]).read()
 rps = float(re.search(r"Requests/sec:\s+([\d.]+)", t).group(1))
 v, unit = re.search(r"\s99%\s+([\d.]+)(us|ms|s)", t).groups()
 p99 = float(v) * {"us": 0.001, "ms": 1, "s": 1000}[unit]
 bad = re.search(r"Non-2xx or 3xx responses: (\d+)", t)
-print(f"{rps:.0f} {p99:.2f} {bad.group(1) if bad else 0}")
+n = int(re.search(r"(\d+) requests in", t).group(1))
+cpu = int(sys.argv[2]) / int(sys.argv[3]) * 1e6 / max(n, 1)
+print(f"{rps:.0f} {p99:.2f} {bad.group(1) if bad else 0} {cpu:.1f}")
 PY
 }
 
@@ -80,7 +92,7 @@ hello_run() {
   for _ in $(seq 50); do grep -q http "$dir/hello.addr" 2>/dev/null && break; sleep 0.1; done
   local url
   url=$(grep -o 'http://[0-9.:]*' "$dir/hello.addr")
-  measure "hello$1" "$url/" > "$dir/hello$1.res"
+  measure "hello$1" $hp "$url/" > "$dir/hello$1.res"
   if [ -n "${2:-}" ]; then fixed_rate hello-fixed "$url/" > "$dir/hello-fixed.res"; fi
   kill $hp
   wait $hp 2>/dev/null || true
@@ -90,7 +102,7 @@ for n in "${stored[@]}"; do
   dir="$out/stored-$n"; mkdir -p "$dir"
   echo "== $n notifications stored (outputs in $dir)" >&2
   hello_run 1
-  read -r h1 _ < "$dir/hello1.res"
+  read -r h1 _ _ hc1 < "$dir/hello1.res"
   cap=$(( n > 250000 ? n * 2 : 250000 ))
   rm -f "$dir/mock.addr"
   "$mock_bin" serve --listen 127.0.0.1:0 --addr-file "$dir/mock.addr" --no-rate-limit \
@@ -132,36 +144,38 @@ with open(d + "/detail-paths.txt", "w") as f:
 PY
   one_status=$(head -1 "$dir/status-paths.txt"); one_detail=$(head -1 "$dir/detail-paths.txt")
   declare -A r=()
-  r[status]=$(measure status "$base/status")
-  r[status_one]=$(measure status-one -s $here/key.lua "$base$one_status")
-  r[status_rot]=$(PATHS_FILE="$dir/status-paths.txt" measure status-rotating -s $here/rotate.lua "$base")
-  r[detail_one]=$(measure detail-one -s $here/key.lua "$base$one_detail")
-  r[detail_rot]=$(PATHS_FILE="$dir/detail-paths.txt" measure detail-rotating -s $here/rotate.lua "$base")
-  r[send]=$(measure send -s $here/send.lua "$base")
+  r[status]=$(measure status $mp "$base/status")
+  r[status_one]=$(measure status-one $mp -s $here/key.lua "$base$one_status")
+  r[status_rot]=$(PATHS_FILE="$dir/status-paths.txt" measure status-rotating $mp -s $here/rotate.lua "$base")
+  r[detail_one]=$(measure detail-one $mp -s $here/key.lua "$base$one_detail")
+  r[detail_rot]=$(PATHS_FILE="$dir/detail-paths.txt" measure detail-rotating $mp -s $here/rotate.lua "$base")
+  r[send]=$(measure send $mp -s $here/send.lua "$base")
   r[fixed]=$(fixed_rate status-fixed -H 'x-api-key: sendmock-key' "$base$one_status")
   rss=$(( $(awk '/VmRSS/ {print $2}' /proc/$mp/status) / 1024 ))
   kill -INT $mp; wait $mp 2>/dev/null || true
   hello_run 2 fixed
-  read -r h2 _ < "$dir/hello2.res"
+  read -r h2 _ _ hc2 < "$dir/hello2.res"
   read -r f50 f99 <<< "${r[fixed]}"
   read -r hf50 hf99 < "$dir/hello-fixed.res"
-  python3 - "$have" "$h1" "$h2" "$rss" "$rate" "$f50" "$f99" "$hf50" "$hf99" "${r[status]}" "${r[status_one]}" "${r[status_rot]}" "${r[detail_one]}" "${r[detail_rot]}" "${r[send]}" <<'PY' | tee "$dir/table.md"
+  python3 - "$have" "$h1" "$h2" "$rss" "$rate" "$f50" "$f99" "$hf50" "$hf99" "$hc1 $hc2" "${r[status]}" "${r[status_one]}" "${r[status_rot]}" "${r[detail_one]}" "${r[detail_rot]}" "${r[send]}" <<'PY' | tee "$dir/table.md"
 import sys
 a = sys.argv[1:]
 n, h1, h2, rss, rate = int(a[0]), float(a[1]), float(a[2]), a[3], a[4]
-f50, f99, hf50, hf99 = a[5:9]
+f50, f99, hf50, hf99, hello_cpu = a[5:10]
 rows = ["GET /status", "request status, one polled", "request status, rotating",
         "detail, one polled", "detail, rotating", "validated send"]
 bare = (h1 + h2) / 2
-print(f"\n{n:,} notifications stored (resident memory {rss} MB at the end); bare axum {h1:,.0f} / {h2:,.0f} req/s\n")
-print("| request | req/s | p99 ms | vs bare axum |")
-print("|---|---|---|---|")
-for name, vals in zip(rows, a[9:]):
-    rps, p99, bad = vals.split()
+hc = hello_cpu.split()
+print(f"\n{n:,} notifications stored (resident memory {rss} MB at the end); bare axum {h1:,.0f} / {h2:,.0f} req/s"
+      f" ({hc[0]} / {hc[1]} µs of server CPU a request)\n")
+print("| request | req/s | p99 ms | vs bare axum | server CPU µs/request |")
+print("|---|---|---|---|---|")
+for name, vals in zip(rows, a[10:]):
+    rps, p99, bad, cpu = vals.split()
     note = f" ({bad} not 2xx)" if bad != "0" else ""
-    print(f"| {name} | {float(rps):,.0f}{note} | {p99} | {float(rps) / bare:.2f} |")
-print(f"| request status at a fixed {int(rate):,}/s (oha) | | p50 {f50}, p99 {f99} | |")
-print(f"| bare axum at a fixed {int(rate):,}/s (oha) | | p50 {hf50}, p99 {hf99} | |")
+    print(f"| {name} | {float(rps):,.0f}{note} | {p99} | {float(rps) / bare:.2f} | {cpu} |")
+print(f"| request status at a fixed {int(rate):,}/s (oha) | | p50 {f50}, p99 {f99} | | |")
+print(f"| bare axum at a fixed {int(rate):,}/s (oha) | | p50 {hf50}, p99 {hf99} | | |")
 PY
 done
 echo "outputs in $out" >&2
