@@ -402,7 +402,7 @@ fn details<'a>(r: &'a Record, req: &'a LazyRequest, i: usize, t: &'a Times) -> D
         rec_index: d.rec_index,
         ..Default::default()
     };
-    let legal = r.legal_keys.get(i).and_then(|k| k.as_deref());
+    let legal = r.legal_keys.get(i);
     let source = d.digital_address_source;
     let source_text = source.map(|s| s.as_str());
     // The last PEC source attempted for this recipient, for elements that report it.
@@ -418,7 +418,7 @@ fn details<'a>(r: &'a Record, req: &'a LazyRequest, i: usize, t: &'a Times) -> D
     use Category::*;
     match e.category {
         SenderAckCreationRequest => {
-            o.legal_fact_id = Some(r.legal_keys.iter().flatten().next().map_or("", |k| k));
+            o.legal_fact_id = Some(r.legal_keys.iter().flatten().next().unwrap_or(""));
         }
         RequestAccepted => {
             o.notification_request_id = Some(&r.request_id);
@@ -650,7 +650,7 @@ fn write_element(
         o.field("eventTimestamp", &t.at);
         o.field("notificationSentAt", sent_at);
     }
-    let legal = match (r.legal_keys.get(i).and_then(|k| k.as_deref()), e.legal_fact) {
+    let legal = match (r.legal_keys.get(i), e.legal_fact) {
         (Some(key), Some(category)) => Some((key, category)),
         _ => None,
     };

@@ -867,7 +867,7 @@ async fn legal_facts(
     let request = r.request_value();
     let list: Vec<Value> = (0..n)
         .filter_map(|i| {
-            let key = r.legal_keys[i].as_ref()?;
+            let key = r.legal_keys.get(i)?;
             let mut v = json!({ "iun": r.iun, "legalFactsId": { "key": key, "category": r.elements[i].legal_fact } });
             if let Some(rec) = r.elements[i].details.rec_index {
                 v["taxId"] = request["recipients"][rec as usize]["taxId"].clone();
@@ -891,7 +891,7 @@ async fn legal_fact_download(
     let now = app.clock.now();
     let n = r.visible(now);
     let i = (0..n)
-        .find(|i| r.legal_keys[*i].as_deref() == Some(id.as_str()))
+        .find(|i| r.legal_keys.get(*i) == Some(id.as_str()))
         .ok_or_else(|| Problem::not_found(&format!("legal fact {id}")))?;
     let ready = r.elements[i].at + (app.config.legal_fact_seconds * app.clock.scale()) as i64;
     let pdf = legal_fact_pdf(&id);
