@@ -106,12 +106,19 @@ pub fn attachment_key(rng: &mut SplitMix64) -> String {
 
 /// A legal-fact key (`PN_LEGAL_FACTS-0002-…`; PEC receipts `PN_EXTERNAL_LEGAL_FACTS-…`).
 pub fn legal_fact_key(rng: &mut SplitMix64, external: bool) -> String {
-    let prefix = if external {
+    let mut out = String::new();
+    push_legal_fact_key(&mut out, rng, external);
+    out
+}
+
+/// Appends a legal-fact key to `out`, as `legal_fact_key` makes it.
+pub fn push_legal_fact_key(out: &mut String, rng: &mut SplitMix64, external: bool) {
+    out.push_str(if external {
         "PN_EXTERNAL_LEGAL_FACTS-0002-"
     } else {
         "PN_LEGAL_FACTS-0002-"
-    };
-    key(prefix, rng, 4)
+    });
+    push_groups(out, rng, 4);
 }
 
 #[cfg(test)]

@@ -175,7 +175,6 @@ impl<T: Json> Json for Vec<T> {
 
 /// Implements `Json` for types whose serde form is what the views write (enums named
 /// in the schema's case).
-#[macro_export]
 macro_rules! json_by_serde {
     ($($t:ty),*) => {$(
         impl $crate::json_out::Json for $t {
@@ -185,6 +184,7 @@ macro_rules! json_by_serde {
         }
     )*};
 }
+pub(crate) use json_by_serde;
 
 #[cfg(test)]
 mod tests {

@@ -22,14 +22,13 @@ use sim::model::timeline::{
 use sim::model::{Model, outcome::RecipientOutcome};
 
 use crate::clock::SimClock;
-use crate::json_by_serde;
-use crate::json_out::{Json, Obj, array};
+use crate::json_out::{Json, Obj, array, json_by_serde};
 use crate::store::Record;
 
 /// `tick` as RFC 3339 in UTC with milliseconds (`2025-03-01T08:00:00.000Z`), the form
 /// every instant in a view takes.
 pub fn iso(clock: &SimClock, tick: i64) -> String {
-    instant(clock, tick).to_string()
+    String::from_utf8(instant(clock, tick).as_bytes().to_vec()).expect("ASCII")
 }
 
 /// An instant's text, kept on the stack: a detail writes some forty of them.
@@ -39,16 +38,9 @@ struct Instant {
     len: u8,
 }
 
-impl std::ops::Deref for Instant {
-    type Target = str;
-    fn deref(&self) -> &str {
-        std::str::from_utf8(&self.bytes[..usize::from(self.len)]).expect("ASCII")
-    }
-}
-
-impl std::fmt::Display for Instant {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self)
+impl Instant {
+    fn as_bytes(&self) -> &[u8] {
+        &self.bytes[..usize::from(self.len)]
     }
 }
 
@@ -56,7 +48,7 @@ impl Json for Instant {
     fn write(&self, buf: &mut Vec<u8>) {
         // Digits and separators, or chrono's text: nothing JSON escapes.
         buf.push(b'"');
-        buf.extend_from_slice(&self.bytes[..usize::from(self.len)]);
+        buf.extend_from_slice(self.as_bytes());
         buf.push(b'"');
     }
 }

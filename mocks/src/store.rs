@@ -318,22 +318,27 @@ impl Record {
             }
         });
         self.element_ids = ids;
-        let mut text = String::new();
-        let mut ends = Vec::with_capacity(self.elements.len());
-        for (e, id) in self.elements.iter().zip(self.element_ids.iter()) {
-            if let Some(c) = e.legal_fact {
-                let mut rng = SplitMix64(seed_from_label(id));
-                text.push_str(&ids::legal_fact_key(
-                    &mut rng,
-                    c == sim::model::timeline::LegalFactCategory::PecReceipt,
-                ));
+        let keys = ID_TEXT.with_borrow_mut(|text| {
+            text.clear();
+            let mut ends = Vec::with_capacity(self.elements.len());
+            for (e, id) in self.elements.iter().zip(self.element_ids.iter()) {
+                if let Some(c) = e.legal_fact {
+                    let mut rng = SplitMix64(seed_from_label(id));
+                    ids::push_legal_fact_key(
+                        text,
+                        &mut rng,
+                        c == sim::model::timeline::LegalFactCategory::PecReceipt,
+                    );
+                }
+                ends.push(text.len() as u32);
             }
-            ends.push(text.len() as u32);
-        }
-        self.legal_keys = LegalKeys(ElementIds {
-            text: text.as_str().into(),
-            ends,
+            // In the same per-thread buffer as the ids, stored at exactly its size.
+            ElementIds {
+                text: text.as_str().into(),
+                ends,
+            }
         });
+        self.legal_keys = LegalKeys(keys);
     }
 
     /// How many elements are visible at `now` (they are sorted by time): none past a
