@@ -141,7 +141,7 @@ macro_rules! integers {
         }
     )*};
 }
-integers!(u32, i64, usize);
+integers!(u8, u32, i64, usize);
 
 impl Json for Value {
     fn write(&self, buf: &mut Vec<u8>) {

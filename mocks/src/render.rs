@@ -172,10 +172,10 @@ optional_fields! {
         attempt_date "attemptDate": &'a Instant,
         delivery_mode "deliveryMode": &'static str,
         contact_phase "contactPhase": &'static str,
-        sent_attempt_made "sentAttemptMade": u32,
+        sent_attempt_made "sentAttemptMade": u8,
         last_attempt_date "lastAttemptDate": &'a Instant,
         scheduling_date "schedulingDate": &'a Instant,
-        retry_number "retryNumber": u32,
+        retry_number "retryNumber": u8,
         delivery_detail_code "deliveryDetailCode": &'static str,
         notification_date "notificationDate": &'a Instant,
         sending_receipts "sendingReceipts": [ReceiptOut; 1],
@@ -476,7 +476,7 @@ fn details<'a>(r: &'a Record, req: &'a LazyRequest, i: usize, t: &'a Times) -> D
         }
         SendDigitalProgress | SendDigitalFeedback => {
             o.digital_address = Some(digital_address(req.get(), rec, source));
-            o.delivery_detail_code = d.delivery_detail_code;
+            o.delivery_detail_code = d.delivery_detail_code.copied();
             o.notification_date = Some(at);
             o.sending_receipts = Some([ReceiptOut {
                 id: format!("{}@pec.mock", r.element_ids[i].len()),
@@ -518,8 +518,8 @@ fn details<'a>(r: &'a Record, req: &'a LazyRequest, i: usize, t: &'a Times) -> D
             }
         }
         SendSimpleRegisteredLetterProgress | SendAnalogProgress => {
-            o.delivery_detail_code = d.delivery_detail_code;
-            o.delivery_failure_cause = d.delivery_failure_cause;
+            o.delivery_detail_code = d.delivery_detail_code.copied();
+            o.delivery_failure_cause = d.delivery_failure_cause.copied();
             o.notification_date = Some(at);
             o.registered_letter_code = Some(letter_code());
             if e.category == SendAnalogProgress {
@@ -539,8 +539,8 @@ fn details<'a>(r: &'a Record, req: &'a LazyRequest, i: usize, t: &'a Times) -> D
             o.service_level = Some(service_level());
             o.sent_attempt_made = Some(d.sent_attempt_made.unwrap_or(0));
             o.response_status = d.response_status;
-            o.delivery_detail_code = d.delivery_detail_code;
-            o.delivery_failure_cause = d.delivery_failure_cause;
+            o.delivery_detail_code = d.delivery_detail_code.copied();
+            o.delivery_failure_cause = d.delivery_failure_cause.copied();
             o.notification_date = Some(sched.unwrap_or(at));
             o.registered_letter_code = Some(letter_code());
         }
@@ -551,7 +551,7 @@ fn details<'a>(r: &'a Record, req: &'a LazyRequest, i: usize, t: &'a Times) -> D
             o.scheduling_date = sched;
         }
         PrepareAnalogDomicileFailure => {
-            o.failure_cause = d.delivery_failure_cause;
+            o.failure_cause = d.delivery_failure_cause.copied();
         }
         AnalogSuccessWorkflow => {
             o.physical_address = Some(physical_address(req.get(), rec));

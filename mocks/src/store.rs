@@ -720,7 +720,7 @@ mod tests {
 
     #[test]
     fn element_ids_number_repeats_and_progress_elements() {
-        let element = |category, rec: Option<u32>, attempt: Option<u32>| TimelineElement {
+        let element = |category, rec: Option<u32>, attempt: Option<u8>| TimelineElement {
             at: 0,
             category,
             legal_fact: None,

@@ -104,7 +104,7 @@ pub struct NotificationInput {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Verdict {
     Accepted { at: Tick },
-    Refused { at: Tick, reason: &'static str },
+    Refused { at: Tick, reason: timeline::Code },
 }
 
 #[derive(Debug, Clone)]
@@ -129,7 +129,7 @@ pub struct Model {
     pub horizon: Tick,
     pub(crate) acts: Vec<ActModel>,
     pub(crate) per_notification: Sampler,
-    pub(crate) refusal_codes: Vec<(f64, &'static str)>,
+    pub(crate) refusal_codes: Vec<(f64, timeline::Code)>,
     /// Tick from which each tender is in force (activation order).
     pub(crate) tender_from: Vec<Tick>,
     pub(crate) validation_delay: Sampler,
@@ -253,8 +253,7 @@ impl Model {
                 let code = crate::scenario::REFUSAL_CODES
                     .iter()
                     .find(|c| **c == code.as_str())
-                    .copied()
-                    .unwrap_or("NOT_VALID_ADDRESS");
+                    .unwrap_or(&"NOT_VALID_ADDRESS");
                 (acc, code)
             })
             .collect();
@@ -455,7 +454,7 @@ impl Model {
                 .find(|(cum, _)| u_reason < *cum)
                 .or(self.refusal_codes.last())
                 .map(|(_, c)| *c)
-                .unwrap_or("NOT_VALID_ADDRESS");
+                .unwrap_or(&"NOT_VALID_ADDRESS");
             Verdict::Refused { at, reason }
         } else {
             Verdict::Accepted { at }

@@ -6,6 +6,7 @@
 
 use rand::Rng;
 
+use super::timeline::Code;
 use crate::dist::{Sampler, unit};
 use crate::prices::Product;
 use crate::time::{Tick, days};
@@ -219,12 +220,12 @@ pub fn codes(product: Product) -> &'static ProductCodes {
 }
 
 /// The failure cause a fate reports (`deliveryFailureCause`).
-pub fn failure_cause(fate: PostalFate) -> Option<&'static str> {
+pub fn failure_cause(fate: PostalFate) -> Option<Code> {
     match fate {
-        PostalFate::Refused => Some("M05"),
-        PostalFate::Deceased => Some("M02"),
-        PostalFate::Failed { .. } => Some("M03"),
-        PostalFate::Lost => Some("F01"),
+        PostalFate::Refused => Some(&"M05"),
+        PostalFate::Deceased => Some(&"M02"),
+        PostalFate::Failed { .. } => Some(&"M03"),
+        PostalFate::Lost => Some(&"F01"),
         _ => None,
     }
 }

@@ -156,7 +156,14 @@ pub enum EndWorkflowStatus {
     Failure,
 }
 
-/// The details the model fills in; the mock maps them onto the detail schemas.
+/// A code from the model's static tables (a delivery detail code, a failure cause, a
+/// refusal reason), held as a reference to the table's entry: one word, where a `&str`
+/// takes two. The mock keeps every element of every notification it holds, so each byte
+/// of an element counts some hundred thousand times over.
+pub type Code = &'static &'static str;
+
+/// The details the model fills in; the mock maps them onto the detail schemas. Attempts,
+/// retries and letters are bytes for the same reason: the workflow bounds them to a few.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Details {
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -168,9 +175,9 @@ pub struct Details {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub channel: Option<DigitalChannel>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub sent_attempt_made: Option<u32>,
+    pub sent_attempt_made: Option<u8>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub retry_number: Option<u32>,
+    pub retry_number: Option<u8>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub product_type: Option<Product>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -180,9 +187,9 @@ pub struct Details {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub envelope_weight: Option<u32>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub delivery_detail_code: Option<&'static str>,
+    pub delivery_detail_code: Option<Code>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub delivery_failure_cause: Option<&'static str>,
+    pub delivery_failure_cause: Option<Code>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub response_status: Option<ResponseStatus>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -196,10 +203,10 @@ pub struct Details {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub amount: Option<i64>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub refusal_reason: Option<&'static str>,
+    pub refusal_reason: Option<Code>,
     /// Which letter of the recipient (0-based), so that progress can be tied to its send.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub letter: Option<u32>,
+    pub letter: Option<u8>,
 }
 
 /// One timeline element at an instant.

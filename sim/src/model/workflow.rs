@@ -9,7 +9,7 @@ use super::outcome::{Awareness, Letter, PaymentOutcome, RecipientOutcome, Workfl
 use super::payment::PaymentDraws;
 use super::postal::{PostalFate, PostalResult, codes, failure_cause};
 use super::timeline::{
-    AddressSource, Category, Details, DigitalChannel, EndWorkflowStatus, LegalFactCategory,
+    AddressSource, Category, Code, Details, DigitalChannel, EndWorkflowStatus, LegalFactCategory,
     ResponseStatus, TimelineElement, TimelineSink,
 };
 use super::{
@@ -39,7 +39,7 @@ struct LetterSpec {
     prepared: Tick,
     product: Product,
     address_correct: bool,
-    attempt: u32,
+    attempt: u8,
     /// The simple registered letter (RS/RIS) after a digital failure.
     simple: bool,
 }
@@ -197,7 +197,7 @@ impl<S: TimelineSink> Walk<'_, S> {
                 cents,
                 waited: u32::try_from(posted - ready).expect("a letter waits less than 136 years"),
             });
-            let letter_no = self.out.n_letters as u32 - 1;
+            let letter_no = self.out.n_letters - 1;
             let sent = if simple {
                 Category::SendSimpleRegisteredLetter
             } else {
@@ -222,14 +222,14 @@ impl<S: TimelineSink> Walk<'_, S> {
                 },
                 None,
             );
-            let step = |code: &'static str| Details {
+            let step = |code: Code| Details {
                 sent_attempt_made: Some(attempt),
                 delivery_detail_code: Some(code),
                 letter: Some(letter_no),
                 ..Default::default()
             };
-            self.emit(posted + HOUR, progress, step("CON080"), None);
-            self.emit(posted + 12 * HOUR, progress, step("CON018"), None);
+            self.emit(posted + HOUR, progress, step(&"CON080"), None);
+            self.emit(posted + 12 * HOUR, progress, step(&"CON018"), None);
             let mut result =
                 self.m
                     .postal
@@ -252,16 +252,16 @@ impl<S: TimelineSink> Walk<'_, S> {
             if let PostalFate::Collected { notice } | PostalFate::CompiutaGiacenza { notice } =
                 result.fate
             {
-                self.emit(notice, progress, step(c.inesito), None);
-                self.emit(notice + MINUTE, progress, step(c.giacenza), None);
+                self.emit(notice, progress, step(&c.inesito), None);
+                self.emit(notice + MINUTE, progress, step(&c.giacenza), None);
             }
             let triplet = match result.fate {
-                PostalFate::Delivered => c.delivered,
-                PostalFate::Refused | PostalFate::Deceased => c.refused,
-                PostalFate::Collected { .. } => c.collected,
-                PostalFate::CompiutaGiacenza { .. } => c.compiuta,
-                PostalFate::Failed { .. } => c.failed,
-                PostalFate::Lost => [c.lost, c.lost, c.lost],
+                PostalFate::Delivered => c.delivered.each_ref(),
+                PostalFate::Refused | PostalFate::Deceased => c.refused.each_ref(),
+                PostalFate::Collected { .. } => c.collected.each_ref(),
+                PostalFate::CompiutaGiacenza { .. } => c.compiuta.each_ref(),
+                PostalFate::Failed { .. } => c.failed.each_ref(),
+                PostalFate::Lost => [&c.lost; 3],
             };
             let cause = failure_cause(result.fate);
             if result.fate == PostalFate::Lost {
@@ -270,7 +270,7 @@ impl<S: TimelineSink> Walk<'_, S> {
                     progress,
                     Details {
                         delivery_failure_cause: cause,
-                        ..step(c.lost)
+                        ..step(&c.lost)
                     },
                     None,
                 );
@@ -298,7 +298,7 @@ impl<S: TimelineSink> Walk<'_, S> {
                 let legal = self.legal_date(result);
                 let (code, business) = if legal < result.at && result.fate != PostalFate::Delivered
                 {
-                    (c.perfected_in_giacenza, legal)
+                    (&c.perfected_in_giacenza, legal)
                 } else {
                     (triplet[2], result.at)
                 };
@@ -429,7 +429,7 @@ impl<S: TimelineSink> Walk<'_, S> {
         let mut t = start;
         let mut last = [None::<Tick>; 3];
         let mut delivered: Option<Tick> = None;
-        'rounds: for round in 0..2u32 {
+        'rounds: for round in 0..2u8 {
             for (k, source) in AddressSource::ORDER.into_iter().enumerate() {
                 if !self.r.has_domicile(source) {
                     continue;
@@ -460,7 +460,7 @@ impl<S: TimelineSink> Walk<'_, S> {
                     t + MINUTE,
                     Category::SendDigitalProgress,
                     Details {
-                        delivery_detail_code: Some("C001"),
+                        delivery_detail_code: Some(&"C001"),
                         ..attempt.clone()
                     },
                     Some(LegalFactCategory::PecReceipt),
@@ -481,7 +481,7 @@ impl<S: TimelineSink> Walk<'_, S> {
                     at,
                     Category::SendDigitalFeedback,
                     Details {
-                        delivery_detail_code: Some(if ok { "C003" } else { "C004" }),
+                        delivery_detail_code: Some(if ok { &"C003" } else { &"C004" }),
                         response_status: Some(if ok {
                             ResponseStatus::Ok
                         } else {
@@ -609,7 +609,7 @@ impl<S: TimelineSink> Walk<'_, S> {
         }
         let product = m.product_for(&self.n.terms, self.r);
         let mut first = self.key.stream(self.rec, Purpose::PostalFirst);
-        let prepare = |walk: &mut Self, at: Tick, attempt: u32| {
+        let prepare = |walk: &mut Self, at: Tick, attempt: u8| {
             walk.emit(
                 at,
                 Category::PrepareAnalogDomicile,
@@ -649,7 +649,7 @@ impl<S: TimelineSink> Walk<'_, S> {
                 Category::PrepareAnalogDomicileFailure,
                 Details {
                     sent_attempt_made: Some(1),
-                    delivery_failure_cause: Some("D00"),
+                    delivery_failure_cause: Some(&"D00"),
                     ..Default::default()
                 },
                 None,

@@ -138,7 +138,10 @@ fn giacenza_collected_after_10_days_refines_at_notice_plus_20_days() {
         sim::prices::Product::R890 => "PNAG012",
         _ => "PNRN012",
     };
-    assert_eq!(feedback.details.delivery_detail_code, Some(expected));
+    assert_eq!(
+        feedback.details.delivery_detail_code.copied(),
+        Some(expected)
+    );
     assert_eq!(feedback.details.scheduled_at, Some(notice + 10 * DAY));
 }
 
