@@ -479,7 +479,7 @@ fn details<'a>(r: &'a Record, req: &'a LazyRequest, i: usize, t: &'a Times) -> D
             o.delivery_detail_code = d.delivery_detail_code.copied();
             o.notification_date = Some(at);
             o.sending_receipts = Some([ReceiptOut {
-                id: format!("{}@pec.mock", r.element_ids[i].len()),
+                id: format!("{}@pec.mock", r.element_id(i).len()),
                 system: "mock-pec",
             }]);
             if e.category == SendDigitalProgress {
@@ -635,7 +635,7 @@ fn write_element(
 ) {
     let e = &r.elements[i];
     let mut o = Obj::new(buf);
-    o.field("elementId", &r.element_ids[i]);
+    o.field("elementId", &r.element_id(i));
     o.field("timestamp", &t.at);
     if version == Version::Current {
         o.field("ingestionTimestamp", &t.at);
@@ -807,7 +807,7 @@ pub fn detail(r: &Record, now: i64, clock: &SimClock, version: Version) -> Vec<u
         h.field("status", version.status(c.status.as_str()));
         h.field("activeFrom", &instant(clock, c.active_from));
         array(h.key("relatedTimelineElements"), &c.related, |buf, k| {
-            r.element_ids[*k].write(buf)
+            r.element_id(*k).write(buf)
         });
         h.close();
     });

@@ -72,16 +72,24 @@ pub struct Record {
     pub hold: Option<usize>,
 }
 
-/// A notification's element ids, in one text: a few dozen short strings each would cost
-/// an allocation apiece for the notification's whole life.
+/// Short strings in one text: a few dozen each would cost an allocation apiece for the
+/// notification's whole life.
 #[derive(Debug, Clone, Default)]
-pub struct ElementIds {
-    text: String,
-    /// Where each id ends in `text`.
-    ends: Vec<u32>,
+pub struct Texts {
+    text: Box<str>,
+    /// Where each string ends in `text`.
+    ends: Box<[u32]>,
 }
 
-impl ElementIds {
+impl Texts {
+    /// The strings `text` holds, each ending where `ends` says.
+    fn new(text: &str, ends: Vec<u32>) -> Texts {
+        Texts {
+            text: text.into(),
+            ends: ends.into_boxed_slice(),
+        }
+    }
+
     pub fn len(&self) -> usize {
         self.ends.len()
     }
@@ -94,9 +102,77 @@ impl ElementIds {
         let start = if i == 0 { 0 } else { self.ends[i - 1] as usize };
         &self.text[start..self.ends[i] as usize]
     }
+}
 
-    pub fn iter(&self) -> impl Iterator<Item = &str> {
-        (0..self.len()).map(|i| self.get(i))
+/// A notification's element ids (`CATEGORY.IUN_….RECINDEX_n…`). Each is held as what
+/// follows its IUN: the category is the element's, and the IUN, in every id, is the
+/// notification's. Half of each id's bytes, and of what a detail reads, are not held.
+#[derive(Debug, Clone, Default)]
+pub struct ElementIds(Texts);
+
+impl ElementIds {
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+/// One element id, in its three parts.
+#[derive(Debug, Clone, Copy)]
+pub struct ElementId<'a> {
+    category: &'static str,
+    iun: &'a str,
+    /// `.RECINDEX_n`, `.SOURCE_…`, `.ATTEMPT_n`, `.IDX_n`, as they apply.
+    rest: &'a str,
+}
+
+const IUN_MARK: &str = ".IUN_";
+
+impl ElementId<'_> {
+    /// Its length in bytes.
+    pub fn len(&self) -> usize {
+        self.category.len() + IUN_MARK.len() + self.iun.len() + self.rest.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        false
+    }
+
+    /// Whether it is `id`, without writing it out.
+    pub fn is(&self, id: &str) -> bool {
+        id.strip_prefix(self.category)
+            .and_then(|t| t.strip_prefix(IUN_MARK))
+            .and_then(|t| t.strip_prefix(self.iun))
+            == Some(self.rest)
+    }
+
+    /// Appends it to `out`.
+    pub fn push_to(&self, out: &mut String) {
+        out.push_str(self.category);
+        out.push_str(IUN_MARK);
+        out.push_str(self.iun);
+        out.push_str(self.rest);
+    }
+}
+
+impl std::fmt::Display for ElementId<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}{IUN_MARK}{}{}", self.category, self.iun, self.rest)
+    }
+}
+
+impl crate::json_out::Json for ElementId<'_> {
+    fn write(&self, buf: &mut Vec<u8>) {
+        // A category name, the mock's own IUN and digits: nothing JSON escapes.
+        buf.push(b'"');
+        buf.extend_from_slice(self.category.as_bytes());
+        buf.extend_from_slice(IUN_MARK.as_bytes());
+        buf.extend_from_slice(self.iun.as_bytes());
+        buf.extend_from_slice(self.rest.as_bytes());
+        buf.push(b'"');
     }
 }
 
@@ -104,7 +180,7 @@ impl ElementIds {
 /// text as the element ids are: a string and a slot apiece took some 670 bytes a
 /// notification and four more allocations for a detail to reach.
 #[derive(Debug, Clone, Default)]
-pub struct LegalKeys(ElementIds);
+pub struct LegalKeys(Texts);
 
 impl LegalKeys {
     /// The key of element `i`, if it has a legal fact.
@@ -120,15 +196,26 @@ impl LegalKeys {
     }
 }
 
-impl std::ops::Index<usize> for ElementIds {
-    type Output = str;
-
-    fn index(&self, i: usize) -> &str {
-        self.get(i)
-    }
-}
-
 impl Record {
+    /// Element `i`'s id.
+    pub fn element_id(&self, i: usize) -> ElementId<'_> {
+        ElementId {
+            category: self.elements[i].category.as_str(),
+            iun: &self.iun,
+            rest: self.element_ids.0.get(i),
+        }
+    }
+
+    /// Every element's id, in timeline order.
+    pub fn element_ids(&self) -> impl Iterator<Item = ElementId<'_>> {
+        (0..self.element_ids.len()).map(|i| self.element_id(i))
+    }
+
+    /// The element whose id is `id`.
+    pub fn element_index(&self, id: &str) -> Option<usize> {
+        self.element_ids().position(|e| e.is(id))
+    }
+
     /// A request as received: its timeline comes with `with_timeline`.
     pub fn new(
         iun: &str,
@@ -201,7 +288,7 @@ impl Record {
     pub fn set_hold(&mut self, id: Option<String>) {
         self.hold = id
             .as_ref()
-            .and_then(|id| self.element_ids.iter().position(|e| e == id))
+            .and_then(|id| self.element_index(id))
             .map(|i| i + 1);
         self.hold_id = id;
     }
@@ -275,9 +362,6 @@ impl Record {
             let mut number = itoa::Buffer::new();
             for e in &self.elements {
                 let d = &e.details;
-                text.push_str(e.category.as_str());
-                text.push_str(".IUN_");
-                text.push_str(&self.iun);
                 if let Some(r) = d.rec_index {
                     text.push_str(".RECINDEX_");
                     text.push_str(number.format(r));
@@ -312,18 +396,18 @@ impl Record {
                 ends.push(text.len() as u32);
             }
             // Built in a buffer kept per thread, stored at exactly its size.
-            ElementIds {
-                text: text.as_str().into(),
-                ends,
-            }
+            Texts::new(text, ends)
         });
-        self.element_ids = ids;
+        self.element_ids = ElementIds(ids);
         let keys = ID_TEXT.with_borrow_mut(|text| {
             text.clear();
             let mut ends = Vec::with_capacity(self.elements.len());
-            for (e, id) in self.elements.iter().zip(self.element_ids.iter()) {
+            let mut id = String::new();
+            for (i, e) in self.elements.iter().enumerate() {
                 if let Some(c) = e.legal_fact {
-                    let mut rng = SplitMix64(seed_from_label(id));
+                    id.clear();
+                    self.element_id(i).push_to(&mut id);
+                    let mut rng = SplitMix64(seed_from_label(&id));
                     ids::push_legal_fact_key(
                         text,
                         &mut rng,
@@ -333,10 +417,7 @@ impl Record {
                 ends.push(text.len() as u32);
             }
             // In the same per-thread buffer as the ids, stored at exactly its size.
-            ElementIds {
-                text: text.as_str().into(),
-                ends,
-            }
+            Texts::new(text, ends)
         });
         self.legal_keys = LegalKeys(keys);
     }
@@ -740,7 +821,7 @@ mod tests {
             element(Category::Refinement, Some(0), None),
         ];
         r.assign_ids();
-        let ids: Vec<&str> = r.element_ids.iter().collect();
+        let ids: Vec<String> = r.element_ids().map(|id| id.to_string()).collect();
         assert_eq!(
             ids,
             [
@@ -752,7 +833,18 @@ mod tests {
                 "REFINEMENT.IUN_IUN-7.RECINDEX_0.IDX_2",
             ]
         );
-        assert_eq!(&r.element_ids[4], "REFINEMENT.IUN_IUN-7.RECINDEX_0");
+        assert_eq!(
+            r.element_id(4).to_string(),
+            "REFINEMENT.IUN_IUN-7.RECINDEX_0"
+        );
+        assert!(r.element_id(4).is("REFINEMENT.IUN_IUN-7.RECINDEX_0"));
+        assert!(!r.element_id(4).is("REFINEMENT.IUN_IUN-7.RECINDEX_01"));
+        assert!(!r.element_id(4).is("REFINEMENT.IUN_IUN-8.RECINDEX_0"));
+        assert_eq!(r.element_index("REFINEMENT.IUN_IUN-7.RECINDEX_0"), Some(4));
+        assert_eq!(
+            r.element_id(4).len(),
+            "REFINEMENT.IUN_IUN-7.RECINDEX_0".len()
+        );
         assert_eq!(r.element_ids.len(), 6);
     }
 

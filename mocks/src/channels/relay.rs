@@ -46,7 +46,7 @@ pub struct Relay {
 fn untracked(record: &Record, known: &[(usize, Channel)]) -> Vec<Relay> {
     let mut seen: Vec<(usize, Channel)> = known.to_vec();
     let mut out = Vec::new();
-    for (e, id) in record.elements.iter().zip(record.element_ids.iter()) {
+    for (e, id) in record.elements.iter().zip(record.element_ids()) {
         let channel = match e.category {
             Category::SendDigitalDomicile => Channel::Pec,
             Category::SendAnalogDomicile => Channel::Paper,
@@ -75,14 +75,13 @@ fn untracked(record: &Record, known: &[(usize, Channel)]) -> Vec<Relay> {
 /// The timeline is held after the earliest send still waiting for its provider.
 fn hold_at_first_waiting(record: &mut Record, relays: &[Relay]) {
     let first = record
-        .element_ids
-        .iter()
+        .element_ids()
         .find(|id| {
             relays
                 .iter()
-                .any(|r| r.iun == record.iun && !r.done && r.element_id == *id)
+                .any(|r| r.iun == record.iun && !r.done && id.is(&r.element_id))
         })
-        .map(str::to_string);
+        .map(|id| id.to_string());
     record.set_hold(first);
 }
 
@@ -107,9 +106,7 @@ fn body(app: &App, r: &Record, relay: &Relay) -> Option<Value> {
     let request = r.request_value();
     let rec = &request["recipients"][relay.recipient];
     let at = r
-        .element_ids
-        .iter()
-        .position(|id| id == relay.element_id)
+        .element_index(&relay.element_id)
         .map(|i| r.elements[i].clone())?;
     let stamp = crate::render::iso(&app.clock, at.at);
     Some(match relay.channel {
@@ -280,16 +277,13 @@ async fn step(app: &App, http: &reqwest::Client, base: &str) {
             let store = app.store();
             store.by_iun.get(&relay.iun).map(|&i| {
                 let r = &store.records[i];
-                r.element_ids
-                    .iter()
-                    .position(|id| id == relay.element_id)
-                    .map(|x| {
-                        (
-                            r.elements[x].at <= now,
-                            body(app, r, &relay),
-                            r.elements[x].at,
-                        )
-                    })
+                r.element_index(&relay.element_id).map(|x| {
+                    (
+                        r.elements[x].at <= now,
+                        body(app, r, &relay),
+                        r.elements[x].at,
+                    )
+                })
             })
         };
         let (due, body, posted_at) = match found {
