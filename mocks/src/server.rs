@@ -648,11 +648,19 @@ fn visible_record<'a>(
     sender: &str,
     iun: &str,
 ) -> Result<&'a Record, Problem> {
+    visible_index(store, app, sender, iun).map(|i| &store.records[i])
+}
+
+/// Where `visible_record` is in the store.
+fn visible_index(store: &Store, app: &App, sender: &str, iun: &str) -> Result<usize, Problem> {
     store
         .by_iun
         .get(iun)
-        .map(|i| &store.records[*i])
-        .filter(|r| r.sender == sender && r.accepted() && r.validated_at <= app.clock.now())
+        .copied()
+        .filter(|i| {
+            let r = &store.records[*i];
+            r.sender == sender && r.accepted() && r.validated_at <= app.clock.now()
+        })
         .ok_or_else(|| Problem::not_found(&format!("notification {iun}")))
 }
 
@@ -672,11 +680,12 @@ fn detail_of(
         &HashMap::from([("iun".into(), iun.to_string())]),
         &HashMap::new(),
     )?;
-    let store = app.store();
+    let mut store = app.store();
     let now = app.clock.now();
-    let r = visible_record(&store, app, &sender, iun)?;
+    let i = visible_index(&store, app, &sender, iun)?;
+    let r = &store.records[i];
     let key = crate::store::ViewKey {
-        record: store.by_iun[iun],
+        record: i,
         generation: r.generation,
         view: match version {
             render::Version::Current => crate::store::View::Detail,
@@ -687,11 +696,14 @@ fn detail_of(
     if let Some(body) = store.views.get(&key) {
         return Ok(json_bytes(StatusCode::OK, body));
     }
+    let keep = store.views.admit(&key);
     // Rendered outside the lock, from the record as it is now; other requests go on.
     let record = store.records.shared(key.record).expect("indexed");
     drop(store);
     let body = Bytes::from(render::detail(&record, now, &app.clock, version));
-    app.store().views.put(key, body.clone());
+    if keep {
+        app.store().views.put(key, body.clone());
+    }
     Ok(json_bytes(StatusCode::OK, body))
 }
 

@@ -619,18 +619,47 @@ pub struct ViewKey {
 }
 
 /// Views rendered lately: a notification polled again and again is serialized once per
-/// change of what it shows. Bounded: full, it starts afresh.
-#[derive(Default)]
+/// change of what it shows. A view is kept only when it is asked for a second time
+/// while its first rendering is still remembered: a load test reading thousands of
+/// notifications in turn would otherwise fill the cache with views never read again,
+/// megabytes that push the notifications themselves out of the processor's cache.
+/// Bounded: full, it starts afresh.
 pub struct ViewCache {
     views: HashMap<ViewKey, bytes::Bytes>,
+    /// A hash of the view last rendered in each slot (slots by hash).
+    seen: Box<[u64]>,
 }
 
 /// Views kept at most (a detail is a few kilobytes).
 pub const VIEWS_CACHED: usize = 2048;
 
+/// Views remembered as rendered once.
+const VIEWS_SEEN: usize = 4096;
+
+impl Default for ViewCache {
+    fn default() -> ViewCache {
+        ViewCache {
+            views: HashMap::new(),
+            seen: vec![0; VIEWS_SEEN].into_boxed_slice(),
+        }
+    }
+}
+
 impl ViewCache {
     pub fn get(&self, key: &ViewKey) -> Option<bytes::Bytes> {
         self.views.get(key).cloned()
+    }
+
+    /// Whether the view `key`, about to be rendered, is to be kept (`put`): it was
+    /// rendered lately already. Remembers it otherwise.
+    pub fn admit(&mut self, key: &ViewKey) -> bool {
+        use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
+        // Never 0, the empty slot.
+        let h = BuildHasherDefault::<DefaultHasher>::default().hash_one(key) | 1;
+        let slot = &mut self.seen[(h >> 1) as usize % VIEWS_SEEN];
+        let again = *slot == h;
+        *slot = h;
+        again
     }
 
     pub fn put(&mut self, key: ViewKey, body: bytes::Bytes) {
@@ -799,6 +828,36 @@ mod tests {
         r
     }
 
+    #[test]
+    fn a_view_is_kept_when_asked_for_again_and_the_cache_stays_bounded() {
+        let key = |record| ViewKey {
+            record,
+            generation: 1,
+            view: View::Detail,
+            visible: 5,
+        };
+        let mut cache = ViewCache::default();
+        // Read once: not kept. Read again: kept.
+        assert!(!cache.admit(&key(1)));
+        assert!(cache.admit(&key(1)));
+        cache.put(key(1), bytes::Bytes::from_static(b"{}"));
+        assert_eq!(cache.get(&key(1)).as_deref(), Some(&b"{}"[..]));
+        // Another moment of the same notification is another view.
+        assert!(!cache.admit(&ViewKey {
+            visible: 6,
+            ..key(1)
+        }));
+        // Thousands read in turn are not kept: each is forgotten before it comes back.
+        let readmitted = (0..3)
+            .flat_map(|_| 0..100_000)
+            .filter(|&r| cache.admit(&key(r + 10)))
+            .count();
+        assert!(readmitted < 3 * 100_000 / 50, "{readmitted} kept");
+        for r in 0..VIEWS_CACHED + 10 {
+            cache.put(key(r), bytes::Bytes::new());
+        }
+        assert!(cache.views.len() <= VIEWS_CACHED);
+    }
     #[test]
     fn element_ids_number_repeats_and_progress_elements() {
         let element = |category, rec: Option<u32>, attempt: Option<u8>| TimelineElement {
