@@ -1,13 +1,23 @@
--- wrk script: GET the paths listed in $PATHS_FILE (one a line) in turn, each thread
--- starting at a different place, with the mock's default API key.
+-- wrk script: GET the paths listed in $PATHS_FILE (one a line) in turn, with the mock's
+-- default API key. Each thread starts at its own place, far from the others': wrk's
+-- threads each seed Lua's generator alike, so a random start would be the same start,
+-- and the threads would read each path within moments of one another.
 local f = assert(io.open(os.getenv("PATHS_FILE")), "PATHS_FILE: a file of paths, one a line")
 paths = {}
 for line in f:lines() do paths[#paths + 1] = line end
 f:close()
 assert(#paths > 0, "PATHS_FILE lists no path")
+local threads = 0
+function setup(thread)
+  thread:set("place", threads)
+  threads = threads + 1
+end
 i = 0
 wrk.headers["x-api-key"] = os.getenv("API_KEY") or "sendmock-key"
-function init(args) i = math.random(#paths) end
+function init(args)
+  -- Thread k starts k golden-ratio turns along the list: evenly spread for any number.
+  i = math.floor(#paths * ((place or 0) * 0.6180339887 % 1))
+end
 function request()
   i = i % #paths + 1
   return wrk.format("GET", paths[i])
