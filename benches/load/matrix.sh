@@ -2,9 +2,9 @@
 # The mock's speed beside a bare axum server measured in the same run: wrk -t2 -c64 on
 # GET /status, request status and detail (one polled, and rotating over every stored
 # notification), validated sends; oha at a fixed rate for request status and for bare
-# axum. Prints a Markdown table (req/s, p99, ratio to the mean of the two bare axum runs,
-# the server's CPU a request) per number of notifications stored, and keeps every tool's
-# output.
+# axum; bare axum again answering as many bytes as a detail has. Prints a Markdown table
+# (req/s, p99, ratio to the mean of the two bare axum runs, the server's CPU a request)
+# per number of notifications stored, and keeps every tool's output.
 #
 #   bash benches/load/matrix.sh                       # 10,000 and 200,000 stored
 #   bash benches/load/matrix.sh --stored 20000 --duration 4s --out /tmp/speed
@@ -84,10 +84,11 @@ PY
 }
 
 # wrk on a fresh bare axum server into $dir/helloN.res ("req/s p99 non-2xx"), and its
-# tail at the fixed rate into $dir/hello-fixed.res when $2 is set.
+# tail at the fixed rate into $dir/hello-fixed.res when $2 is set. With $3, the server
+# answers that many bytes instead of "hello".
 hello_run() {
   rm -f "$dir/hello.addr"
-  "$hello_bin" 127.0.0.1:0 > "$dir/hello.addr" & local hp=$!
+  "$hello_bin" 127.0.0.1:0 ${3:-} > "$dir/hello.addr" & local hp=$!
   pids+=($hp)
   for _ in $(seq 50); do grep -q http "$dir/hello.addr" 2>/dev/null && break; sleep 0.1; done
   local url
@@ -149,15 +150,19 @@ PY
   r[status_rot]=$(PATHS_FILE="$dir/status-paths.txt" measure status-rotating $mp -s $here/rotate.lua "$base")
   r[detail_one]=$(measure detail-one $mp -s $here/key.lua "$base$one_detail")
   r[detail_rot]=$(PATHS_FILE="$dir/detail-paths.txt" measure detail-rotating $mp -s $here/rotate.lua "$base")
+  detail_bytes=$(curl -sf -o /dev/null -w '%{size_download}' -H 'x-api-key: sendmock-key' "$base$one_detail")
   r[send]=$(measure send $mp -s $here/send.lua "$base")
   r[fixed]=$(fixed_rate status-fixed -H 'x-api-key: sendmock-key' "$base$one_status")
   rss=$(( $(awk '/VmRSS/ {print $2}' /proc/$mp/status) / 1024 ))
   kill -INT $mp; wait $mp 2>/dev/null || true
   hello_run 2 fixed
   read -r h2 _ _ hc2 < "$dir/hello2.res"
+  # The ceiling for a view of a detail's size: bare axum answering as many bytes.
+  hello_run 3 "" "$detail_bytes"
+  read -r h3 p3 _ hc3 < "$dir/hello3.res"
   read -r f50 f99 <<< "${r[fixed]}"
   read -r hf50 hf99 < "$dir/hello-fixed.res"
-  python3 - "$have" "$h1" "$h2" "$rss" "$rate" "$f50" "$f99" "$hf50" "$hf99" "$hc1 $hc2" "${r[status]}" "${r[status_one]}" "${r[status_rot]}" "${r[detail_one]}" "${r[detail_rot]}" "${r[send]}" <<'PY' | tee "$dir/table.md"
+  python3 - "$have" "$h1" "$h2" "$rss" "$rate" "$f50" "$f99" "$hf50" "$hf99" "$hc1 $hc2" "$detail_bytes $h3 $p3 $hc3" "${r[status]}" "${r[status_one]}" "${r[status_rot]}" "${r[detail_one]}" "${r[detail_rot]}" "${r[send]}" <<'PY' | tee "$dir/table.md"
 import sys
 a = sys.argv[1:]
 n, h1, h2, rss, rate = int(a[0]), float(a[1]), float(a[2]), a[3], a[4]
@@ -170,10 +175,12 @@ print(f"\n{n:,} notifications stored (resident memory {rss} MB at the end); bare
       f" ({hc[0]} / {hc[1]} µs of server CPU a request)\n")
 print("| request | req/s | p99 ms | vs bare axum | server CPU µs/request |")
 print("|---|---|---|---|---|")
-for name, vals in zip(rows, a[10:]):
+for name, vals in zip(rows, a[11:]):
     rps, p99, bad, cpu = vals.split()
     note = f" ({bad} not 2xx)" if bad != "0" else ""
     print(f"| {name} | {float(rps):,.0f}{note} | {p99} | {float(rps) / bare:.2f} | {cpu} |")
+size, h3, p3, hc3 = a[10].split()
+print(f"| bare axum answering {int(size):,} bytes (a detail's size) | {float(h3):,.0f} | {p3} | {float(h3) / bare:.2f} | {hc3} |")
 print(f"| request status at a fixed {int(rate):,}/s (oha) | | p50 {f50}, p99 {f99} | | |")
 print(f"| bare axum at a fixed {int(rate):,}/s (oha) | | p50 {hf50}, p99 {hf99} | | |")
 PY
