@@ -4,8 +4,11 @@
 //! they hold a character JSON escapes. Values from a client's request and anything
 //! unusual go through sonic-rs, so the text is the same as serializing with serde.
 
+use std::borrow::Cow;
+
 use serde::Serialize;
 use serde_json::Value;
+use serde_json::value::RawValue;
 
 /// A value that writes itself as JSON.
 pub trait Json {
@@ -126,6 +129,12 @@ impl Json for String {
     }
 }
 
+impl Json for Cow<'_, str> {
+    fn write(&self, buf: &mut Vec<u8>) {
+        self.as_ref().write(buf);
+    }
+}
+
 impl Json for bool {
     fn write(&self, buf: &mut Vec<u8>) {
         buf.extend_from_slice(if *self { b"true" } else { b"false" });
@@ -142,6 +151,32 @@ macro_rules! integers {
     )*};
 }
 integers!(u8, u32, i64, usize);
+
+/// A value as it stands in a stored text (serde_json's compact writing, as every view
+/// echoes the request), or `null` when absent: copied, not parsed and written again.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Raw<'a>(pub Option<&'a RawValue>);
+
+impl<'a> Raw<'a> {
+    pub fn is_object(&self) -> bool {
+        self.0.is_some_and(|v| v.get().starts_with('{'))
+    }
+
+    /// The string it is, if it is one.
+    pub fn text(&self) -> Option<Cow<'a, str>> {
+        let raw = self.0?.get();
+        serde_json::from_str::<&'a str>(raw)
+            .map(Cow::Borrowed)
+            .or_else(|_| serde_json::from_str::<String>(raw).map(Cow::Owned))
+            .ok()
+    }
+}
+
+impl Json for Raw<'_> {
+    fn write(&self, buf: &mut Vec<u8>) {
+        buf.extend_from_slice(self.0.map_or("null", RawValue::get).as_bytes());
+    }
+}
 
 impl Json for Value {
     fn write(&self, buf: &mut Vec<u8>) {

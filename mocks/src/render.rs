@@ -7,6 +7,7 @@
 //! the request's fields from its stored text. The request is parsed only for the
 //! elements that quote it (addresses, protocol number, payment).
 
+use std::borrow::Cow;
 use std::cell::OnceCell;
 use std::collections::BTreeMap;
 use std::sync::LazyLock;
@@ -22,7 +23,7 @@ use sim::model::timeline::{
 use sim::model::{Model, outcome::RecipientOutcome};
 
 use crate::clock::SimClock;
-use crate::json_out::{Json, Obj, array, json_by_serde};
+use crate::json_out::{Json, Obj, Raw, array, json_by_serde};
 use crate::store::Record;
 
 /// `tick` as RFC 3339 in UTC with milliseconds (`2025-03-01T08:00:00.000Z`), the form
@@ -159,8 +160,8 @@ optional_fields! {
         rec_index "recIndex": u32,
         legal_fact_id "legalFactId": &'a str,
         notification_request_id "notificationRequestId": &'a str,
-        pa_protocol_number "paProtocolNumber": &'a Value,
-        idempotence_token "idempotenceToken": &'a str,
+        pa_protocol_number "paProtocolNumber": Raw<'a>,
+        idempotence_token "idempotenceToken": Cow<'a, str>,
         refusal_reasons "refusalReasons": Vec<RefusalOut<'a>>,
         generated_aar_url "generatedAarUrl": String,
         number_of_pages "numberOfPages": u32,
@@ -183,8 +184,8 @@ optional_fields! {
         response_status "responseStatus": ResponseStatus,
         end_workflow_status "endWorkflowStatus": EndWorkflowStatus,
         completion_workflow_date "completionWorkflowDate": &'a Instant,
-        physical_address "physicalAddress": &'a Value,
-        service_level "serviceLevel": &'a Value,
+        physical_address "physicalAddress": Raw<'a>,
+        service_level "serviceLevel": Raw<'a>,
         analog_cost "analogCost": i64,
         envelope_weight "envelopeWeight": u32,
         product_type "productType": &'static str,
@@ -196,11 +197,11 @@ optional_fields! {
         legal_fact_generation_date "legalFactGenerationDate": &'a Instant,
         notification_cost "notificationCost": i64,
         event_timestamp "eventTimestamp": &'a Instant,
-        recipient_type "recipientType": &'a Value,
+        recipient_type "recipientType": Raw<'a>,
         payment_source_channel "paymentSourceChannel": &'static str,
         amount "amount": i64,
-        creditor_tax_id "creditorTaxId": &'a Value,
-        notice_code "noticeCode": &'a Value,
+        creditor_tax_id "creditorTaxId": Raw<'a>,
+        notice_code "noticeCode": Raw<'a>,
         cancellation_request_id "cancellationRequestId": String,
         not_refined_recipient_indexes "notRefinedRecipientIndexes": Vec<usize>,
     }
@@ -277,50 +278,75 @@ struct Times {
 }
 
 /// The stand-in physical address when the request has none.
-static NO_ADDRESS: LazyLock<Value> =
-    LazyLock::new(|| json!({ "address": "-", "municipality": "-" }));
+static NO_ADDRESS: LazyLock<Box<RawValue>> = LazyLock::new(|| {
+    RawValue::from_string(r#"{"address":"-","municipality":"-"}"#.into()).expect("JSON")
+});
 
-/// What elements quote from a request (addresses, protocol number, payment), parsed
-/// from its stored text with the rest skipped: a whole tree took a fifth of a detail.
+/// What elements quote from a request (addresses, protocol number, payment), as they
+/// stand in its stored text, with the rest skipped: a whole tree took a fifth of a
+/// detail, and values parsed and written again a fifth of what was left.
 #[derive(Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
-struct Quoted {
-    #[serde(default)]
-    pa_protocol_number: Value,
-    #[serde(default)]
-    idempotence_token: Value,
-    #[serde(default)]
-    physical_communication_type: Value,
-    #[serde(default)]
-    recipients: Option<Vec<QuotedRecipient>>,
+struct Quoted<'a> {
+    #[serde(borrow, default)]
+    pa_protocol_number: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    idempotence_token: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    physical_communication_type: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    recipients: Option<Vec<QuotedRecipient<'a>>>,
 }
 
 #[derive(Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
-struct QuotedRecipient {
-    #[serde(default)]
-    tax_id: Value,
-    #[serde(default)]
-    recipient_type: Value,
-    #[serde(default)]
-    physical_address: Value,
-    #[serde(default)]
-    digital_domicile: Value,
-    #[serde(default)]
-    payments: Option<Vec<QuotedPayment>>,
+struct QuotedRecipient<'a> {
+    #[serde(borrow, default)]
+    tax_id: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    recipient_type: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    physical_address: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    digital_domicile: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    payments: Option<Vec<QuotedPayment<'a>>>,
 }
 
 #[derive(Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
-struct QuotedPayment {
-    #[serde(default)]
-    pago_pa: Value,
+struct QuotedPayment<'a> {
+    #[serde(borrow, default)]
+    pago_pa: Option<&'a RawValue>,
 }
 
-static NO_RECIPIENT: LazyLock<QuotedRecipient> = LazyLock::new(QuotedRecipient::default);
+/// The two fields of a payment notice an element quotes.
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+struct QuotedNotice<'a> {
+    #[serde(borrow, default)]
+    creditor_tax_id: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    notice_code: Option<&'a RawValue>,
+}
 
-impl Quoted {
-    fn recipient(&self, rec: usize) -> &QuotedRecipient {
+/// A digital domicile's address.
+#[derive(Deserialize, Default)]
+struct QuotedDomicile<'a> {
+    #[serde(borrow, default)]
+    address: Option<&'a RawValue>,
+}
+
+static NO_RECIPIENT: QuotedRecipient<'static> = QuotedRecipient {
+    tax_id: None,
+    recipient_type: None,
+    physical_address: None,
+    digital_domicile: None,
+    payments: None,
+};
+
+impl<'a> Quoted<'a> {
+    fn recipient(&self, rec: usize) -> &QuotedRecipient<'a> {
         self.recipients
             .as_ref()
             .and_then(|r| r.get(rec))
@@ -331,7 +357,7 @@ impl Quoted {
 /// A record's request, parsed when an element first needs it (most do not).
 struct LazyRequest<'a> {
     record: &'a Record,
-    parsed: OnceCell<Quoted>,
+    parsed: OnceCell<Quoted<'a>>,
 }
 
 impl<'a> LazyRequest<'a> {
@@ -342,7 +368,7 @@ impl<'a> LazyRequest<'a> {
         }
     }
 
-    fn get(&self) -> &Quoted {
+    fn get(&self) -> &Quoted<'a> {
         self.parsed.get_or_init(|| {
             serde_json::from_str(self.record.request_text().get())
                 .expect("a stored request is JSON")
@@ -351,25 +377,31 @@ impl<'a> LazyRequest<'a> {
 }
 
 /// The physical address a detail reports: the request's, as sent.
-fn physical_address(request: &Quoted, rec: usize) -> &Value {
-    let a = &request.recipient(rec).physical_address;
-    if a.is_object() { a } else { &NO_ADDRESS }
+fn physical_address<'a>(request: &Quoted<'a>, rec: usize) -> Raw<'a> {
+    let a = Raw(request.recipient(rec).physical_address);
+    if a.is_object() {
+        a
+    } else {
+        Raw(Some(&NO_ADDRESS))
+    }
 }
 
 /// The PEC address of a source: the special domicile from the request; for the
 /// platform and registry domiciles, which SEND finds on its own, a stand-in address.
 fn digital_address(request: &Quoted, rec: usize, source: Option<AddressSource>) -> AddressOut {
     let recipient = request.recipient(rec);
-    let special = recipient.digital_domicile["address"].as_str();
+    let special = recipient
+        .digital_domicile
+        .and_then(|d| serde_json::from_str::<QuotedDomicile>(d.get()).ok())
+        .and_then(|d| Raw(d.address).text());
     let tax = || {
-        recipient
-            .tax_id
-            .as_str()
-            .unwrap_or("recipient")
+        Raw(recipient.tax_id)
+            .text()
+            .unwrap_or("recipient".into())
             .to_ascii_lowercase()
     };
     let address = match (source, special) {
-        (Some(AddressSource::Special), Some(a)) => a.to_string(),
+        (Some(AddressSource::Special), Some(a)) => a.into_owned(),
         (Some(AddressSource::Platform), _) => format!("{}@send.pec.example", tax()),
         _ => format!("{}@registry.pec.example", tax()),
     };
@@ -384,7 +416,12 @@ fn aar_url(r: &Record) -> String {
 }
 
 /// The details object of one element, in its category's schema.
-fn details<'a>(r: &'a Record, req: &'a LazyRequest, i: usize, t: &'a Times) -> DetailsOut<'a> {
+fn details<'a, 'r: 'a>(
+    r: &'a Record,
+    req: &'a LazyRequest<'r>,
+    i: usize,
+    t: &'a Times,
+) -> DetailsOut<'a> {
     let e = &r.elements[i];
     let d = &e.details;
     let rec = d.rec_index.unwrap_or(0) as usize;
@@ -405,7 +442,7 @@ fn details<'a>(r: &'a Record, req: &'a LazyRequest, i: usize, t: &'a Times) -> D
             .filter(|x| x.details.rec_index == d.rec_index)
             .find_map(|x| x.details.digital_address_source)
     };
-    let service_level = || &req.get().physical_communication_type;
+    let service_level = || Raw(req.get().physical_communication_type);
     let letter_code = || format!("RL{}{}", rec, d.letter.unwrap_or(0));
     use Category::*;
     match e.category {
@@ -414,12 +451,12 @@ fn details<'a>(r: &'a Record, req: &'a LazyRequest, i: usize, t: &'a Times) -> D
         }
         RequestAccepted => {
             o.notification_request_id = Some(&r.request_id);
-            o.pa_protocol_number = Some(&req.get().pa_protocol_number);
-            o.idempotence_token = req.get().idempotence_token.as_str();
+            o.pa_protocol_number = Some(Raw(req.get().pa_protocol_number));
+            o.idempotence_token = Raw(req.get().idempotence_token).text();
         }
         RequestRefused => {
             o.notification_request_id = Some(&r.request_id);
-            o.pa_protocol_number = Some(&req.get().pa_protocol_number);
+            o.pa_protocol_number = Some(Raw(req.get().pa_protocol_number));
             o.refusal_reasons = Some(
                 r.refusal
                     .iter()
@@ -583,18 +620,21 @@ fn details<'a>(r: &'a Record, req: &'a LazyRequest, i: usize, t: &'a Times) -> D
         }
         Payment => {
             let recipient = req.get().recipient(rec);
-            o.recipient_type = Some(&recipient.recipient_type);
+            o.recipient_type = Some(Raw(recipient.recipient_type));
             o.payment_source_channel = Some("PA");
             o.amount = d.amount;
             o.event_timestamp = Some(at);
-            let p = recipient
+            let p = Raw(recipient
                 .payments
                 .as_ref()
                 .and_then(|p| p.first())
-                .map_or(&Value::Null, |p| &p.pago_pa);
+                .and_then(|p| p.pago_pa));
             if p.is_object() {
-                o.creditor_tax_id = Some(&p["creditorTaxId"]);
-                o.notice_code = Some(&p["noticeCode"]);
+                let notice: QuotedNotice =
+                    p.0.and_then(|p| serde_json::from_str(p.get()).ok())
+                        .unwrap_or_default();
+                o.creditor_tax_id = Some(Raw(notice.creditor_tax_id));
+                o.notice_code = Some(Raw(notice.notice_code));
             }
         }
         NotificationCancellationRequest => {
