@@ -72,25 +72,35 @@ fn instant(clock: &SimClock, tick: i64) -> Instant {
         out.len = text.len() as u8;
         return out;
     }
-    // chrono's general formatter took a tenth of a detail's rendering.
-    let of_day = secs.rem_euclid(86_400) as u32;
+    // chrono's general formatter took a tenth of a detail's rendering, and digits one
+    // at a time a tenth of what was left.
+    let of_day = secs.rem_euclid(86_400) as usize;
+    let millis = epoch.timestamp_subsec_millis().min(999) as usize;
+    let (y, m, d) = (y as usize, m as usize, d as usize);
     let b = &mut out.bytes;
     b[..24].copy_from_slice(b"0000-00-00T00:00:00.000Z");
-    let mut put = |at: usize, width: usize, mut v: u32| {
-        for k in (at..at + width).rev() {
-            b[k] = b'0' + (v % 10) as u8;
-            v /= 10;
-        }
-    };
-    put(0, 4, y as u32);
-    put(5, 2, m);
-    put(8, 2, d);
-    put(11, 2, of_day / 3600);
-    put(14, 2, of_day / 60 % 60);
-    put(17, 2, of_day % 60);
-    put(20, 3, epoch.timestamp_subsec_millis().min(999));
+    for (at, v) in [
+        (0, y / 100),
+        (2, y % 100),
+        (5, m),
+        (8, d),
+        (11, of_day / 3600),
+        (14, of_day / 60 % 60),
+        (17, of_day % 60),
+        (21, millis % 100),
+    ] {
+        b[at..at + 2].copy_from_slice(&PAIRS[2 * v..2 * v + 2]);
+    }
+    b[20] = b'0' + (millis / 100) as u8;
     out
 }
+
+/// "00" to "99".
+const PAIRS: &[u8; 200] = b"0001020304050607080910111213141516171819\
+2021222324252627282930313233343536373839\
+4041424344454647484950515253545556575859\
+6061626364656667686970717273747576777879\
+8081828384858687888990919293949596979899";
 
 /// The proleptic Gregorian date of a day counted from 1970-01-01 (Howard Hinnant's
 /// `civil_from_days`).
@@ -725,20 +735,23 @@ fn merged(
     head_keys: &[&str],
     drop: &[&str],
     request: &RawValue,
+    plain: bool,
     size_hint: usize,
 ) -> Vec<u8> {
     let mut buf = Vec::with_capacity(size_hint);
     sonic_rs::to_writer(&mut buf, head).expect("view serialises");
-    with_request(buf, head_keys, drop, request)
+    with_request(buf, head_keys, drop, request, plain)
 }
 
 /// Adds the request's own fields (except those in `head_keys` and `drop`) to the JSON
-/// object that `buf` holds.
+/// object that `buf` holds. `plain`: the request is known to have none of the fields
+/// of any view (`names_no_view_field`).
 fn with_request(
     mut buf: Vec<u8>,
     head_keys: &[&str],
     drop: &[&str],
     request: &RawValue,
+    plain: bool,
 ) -> Vec<u8> {
     debug_assert_eq!(buf.last(), Some(&b'}'));
     buf.pop();
@@ -748,7 +761,7 @@ fn with_request(
     // and each once: unless it has a field to leave out, what follows its opening brace
     // is the view's tail as it stands, copied instead of parsed.
     match text.strip_prefix('{') {
-        Some(fields) if copied_whole(text, head_keys, drop) => {
+        Some(fields) if plain || copied_whole(text, head_keys, drop) => {
             if !first && fields != "}" {
                 buf.push(b',');
             }
@@ -761,6 +774,15 @@ fn with_request(
     }
     buf
 }
+
+/// Whether a request's text has none of the fields any view writes itself or leaves
+/// out: then every view copies it whole.
+pub fn names_no_view_field(text: &str) -> bool {
+    copied_whole(text, DETAIL_KEYS, V23_DROPPED) && copied_whole(text, REQUEST_STATUS_KEYS, &[])
+}
+
+/// The request fields a v2.3 detail leaves out.
+const V23_DROPPED: &[&str] = &["usedServices"];
 
 /// Whether `merged` copies the request's text whole: it has none of the fields to
 /// leave out.
@@ -859,9 +881,9 @@ pub fn detail(r: &Record, now: i64, clock: &SimClock, version: Version) -> Vec<u
     o.close();
     let drop: &[&str] = match version {
         Version::Current => &[],
-        Version::V23 => &["usedServices"],
+        Version::V23 => V23_DROPPED,
     };
-    with_request(buf, DETAIL_KEYS, drop, r.request_text())
+    with_request(buf, DETAIL_KEYS, drop, r.request_text(), r.request_plain())
 }
 
 #[derive(Serialize)]
@@ -933,7 +955,14 @@ pub fn request_status(r: &Record, now: i64, clock: &SimClock) -> RequestStatus {
     }
     let retry_after = head.retry_after.map(|s| s as u64);
     RequestStatus {
-        body: merged(&head, REQUEST_STATUS_KEYS, &[], r.request_text(), 2048),
+        body: merged(
+            &head,
+            REQUEST_STATUS_KEYS,
+            &[],
+            r.request_text(),
+            r.request_plain(),
+            2048,
+        ),
         retry_after,
     }
 }
@@ -1064,7 +1093,11 @@ mod tests {
     fn a_stored_request_is_copied_as_its_fields_would_be_merged_one_by_one() {
         let head = json!({ "iun": "X", "notificationRequestId": "R" });
         let mut copied = 0;
+        let mut plain_ones = 0;
         for request in stored_requests() {
+            // Found once when the request is stored: then every view copies it whole.
+            let plain = names_no_view_field(request.get());
+            plain_ones += usize::from(plain);
             for (keys, drop) in [
                 (REQUEST_STATUS_KEYS, &[][..]),
                 (DETAIL_KEYS, &[][..]),
@@ -1073,18 +1106,22 @@ mod tests {
                 let mut want = br#"{"iun":"X","notificationRequestId":"R""#.to_vec();
                 fields_parsed(&mut want, false, keys, drop, request.get());
                 want.push(b'}');
-                let got = merged(&head, keys, drop, &request, 64);
-                assert_eq!(
-                    String::from_utf8(got).expect("UTF-8"),
-                    String::from_utf8(want).expect("UTF-8"),
-                    "{}",
-                    request.get()
-                );
+                for known in [false, plain] {
+                    let got = merged(&head, keys, drop, &request, known, 64);
+                    assert_eq!(
+                        String::from_utf8(got).expect("UTF-8"),
+                        String::from_utf8(want.clone()).expect("UTF-8"),
+                        "{}",
+                        request.get()
+                    );
+                }
                 copied += usize::from(copied_whole(request.get(), keys, drop));
             }
         }
         // Most go by the copy; the others by parsing, with the same result.
         assert!((300..600).contains(&copied), "{copied} of 600 copied");
+        // Some are plain, some name a field a view writes: both are checked.
+        assert!((50..180).contains(&plain_ones), "{plain_ones} of 200 plain");
     }
 
     #[test]
@@ -1092,11 +1129,14 @@ mod tests {
         let head = json!({ "iun": "X" });
         let empty = RawValue::from_string("{}".to_string()).expect("JSON");
         assert_eq!(
-            merged(&head, DETAIL_KEYS, &[], &empty, 8),
+            merged(&head, DETAIL_KEYS, &[], &empty, false, 8),
             br#"{"iun":"X"}"#
         );
         let null = RawValue::from_string("null".to_string()).expect("JSON");
-        assert_eq!(merged(&head, DETAIL_KEYS, &[], &null, 8), br#"{"iun":"X"}"#);
+        assert_eq!(
+            merged(&head, DETAIL_KEYS, &[], &null, false, 8),
+            br#"{"iun":"X"}"#
+        );
     }
 
     #[test]
@@ -1106,13 +1146,13 @@ mod tests {
             r#"{"a\"b":1,"iun":"dropped","paProtocolNumber":"P-1","z":[true]}"#.to_string(),
         )
         .expect("JSON");
-        let out = merged(&head, &["iun", "timeline"], &["z"], &request, 64);
+        let out = merged(&head, &["iun", "timeline"], &["z"], &request, false, 64);
         assert_eq!(
             String::from_utf8(out).expect("UTF-8"),
             r#"{"iun":"X","timeline":[],"a\"b":1,"paProtocolNumber":"P-1"}"#
         );
         let plain = RawValue::from_string(r#"{"b":2,"iun":"dropped"}"#.to_string()).expect("JSON");
-        let out = merged(&head, &["iun", "timeline"], &[], &plain, 64);
+        let out = merged(&head, &["iun", "timeline"], &[], &plain, false, 64);
         assert_eq!(out, br#"{"iun":"X","timeline":[],"b":2}"#);
     }
 }
