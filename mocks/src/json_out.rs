@@ -162,6 +162,13 @@ impl<'a> Raw<'a> {
         self.0.is_some_and(|v| v.get().starts_with('{'))
     }
 
+    /// The fields `T` reads, if it is an object.
+    pub fn fields<T: serde::Deserialize<'a>>(&self) -> Option<T> {
+        self.0
+            .filter(|_| self.is_object())
+            .and_then(|v| serde_json::from_str(v.get()).ok())
+    }
+
     /// The string it is, if it is one.
     pub fn text(&self) -> Option<Cow<'a, str>> {
         let raw = self.0?.get();

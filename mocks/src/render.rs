@@ -331,7 +331,7 @@ struct QuotedPayment<'a> {
 }
 
 /// The two fields of a payment notice an element quotes.
-#[derive(Deserialize, Default)]
+#[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct QuotedNotice<'a> {
     #[serde(borrow, default)]
@@ -341,7 +341,7 @@ struct QuotedNotice<'a> {
 }
 
 /// A digital domicile's address.
-#[derive(Deserialize, Default)]
+#[derive(Deserialize)]
 struct QuotedDomicile<'a> {
     #[serde(borrow, default)]
     address: Option<&'a RawValue>,
@@ -400,9 +400,8 @@ fn physical_address<'a>(request: &Quoted<'a>, rec: usize) -> Raw<'a> {
 /// platform and registry domiciles, which SEND finds on its own, a stand-in address.
 fn digital_address(request: &Quoted, rec: usize, source: Option<AddressSource>) -> AddressOut {
     let recipient = request.recipient(rec);
-    let special = recipient
-        .digital_domicile
-        .and_then(|d| serde_json::from_str::<QuotedDomicile>(d.get()).ok())
+    let special = Raw(recipient.digital_domicile)
+        .fields::<QuotedDomicile>()
         .and_then(|d| Raw(d.address).text());
     let tax = || {
         Raw(recipient.tax_id)
@@ -639,10 +638,7 @@ fn details<'a, 'r: 'a>(
                 .as_ref()
                 .and_then(|p| p.first())
                 .and_then(|p| p.pago_pa));
-            if p.is_object() {
-                let notice: QuotedNotice =
-                    p.0.and_then(|p| serde_json::from_str(p.get()).ok())
-                        .unwrap_or_default();
+            if let Some(notice) = p.fields::<QuotedNotice>() {
                 o.creditor_tax_id = Some(Raw(notice.creditor_tax_id));
                 o.notice_code = Some(Raw(notice.notice_code));
             }

@@ -135,9 +135,14 @@ pub struct ElementId<'a> {
 const IUN_MARK: &str = ".IUN_";
 
 impl ElementId<'_> {
+    /// The pieces it reads as, in order.
+    fn parts(&self) -> [&str; 4] {
+        [self.category, IUN_MARK, self.iun, self.rest]
+    }
+
     /// Its length in bytes.
     pub fn len(&self) -> usize {
-        self.category.len() + IUN_MARK.len() + self.iun.len() + self.rest.len()
+        self.parts().iter().map(|p| p.len()).sum()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -146,24 +151,22 @@ impl ElementId<'_> {
 
     /// Whether it is `id`, without writing it out.
     pub fn is(&self, id: &str) -> bool {
-        id.strip_prefix(self.category)
-            .and_then(|t| t.strip_prefix(IUN_MARK))
-            .and_then(|t| t.strip_prefix(self.iun))
-            == Some(self.rest)
+        let mut rest = Some(id);
+        for p in self.parts() {
+            rest = rest.and_then(|t| t.strip_prefix(p));
+        }
+        rest == Some("")
     }
 
     /// Appends it to `out`.
     pub fn push_to(&self, out: &mut String) {
-        out.push_str(self.category);
-        out.push_str(IUN_MARK);
-        out.push_str(self.iun);
-        out.push_str(self.rest);
+        self.parts().iter().for_each(|p| out.push_str(p));
     }
 }
 
 impl std::fmt::Display for ElementId<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}{IUN_MARK}{}{}", self.category, self.iun, self.rest)
+        self.parts().iter().try_for_each(|p| f.write_str(p))
     }
 }
 
@@ -171,10 +174,9 @@ impl crate::json_out::Json for ElementId<'_> {
     fn write(&self, buf: &mut Vec<u8>) {
         // A category name, the mock's own IUN and digits: nothing JSON escapes.
         buf.push(b'"');
-        buf.extend_from_slice(self.category.as_bytes());
-        buf.extend_from_slice(IUN_MARK.as_bytes());
-        buf.extend_from_slice(self.iun.as_bytes());
-        buf.extend_from_slice(self.rest.as_bytes());
+        self.parts()
+            .iter()
+            .for_each(|p| buf.extend_from_slice(p.as_bytes()));
         buf.push(b'"');
     }
 }
