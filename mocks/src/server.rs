@@ -684,6 +684,7 @@ fn detail_of(
     let now = app.clock.now();
     let i = visible_index(&store, app, &sender, iun)?;
     let r = &store.records[i];
+    r.touch();
     let key = crate::store::ViewKey {
         record: i,
         generation: r.generation,
