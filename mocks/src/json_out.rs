@@ -123,6 +123,23 @@ impl Json for str {
     }
 }
 
+/// A string written as its parts one after another, without building it first.
+pub struct Joined<'a, const N: usize>(pub [&'a str; N]);
+
+impl<const N: usize> Json for Joined<'_, N> {
+    fn write(&self, buf: &mut Vec<u8>) {
+        if self.0.iter().any(|part| needs_escape(part)) {
+            self.0.concat().write(buf);
+        } else {
+            buf.push(b'"');
+            for part in self.0 {
+                buf.extend_from_slice(part.as_bytes());
+            }
+            buf.push(b'"');
+        }
+    }
+}
+
 impl Json for String {
     fn write(&self, buf: &mut Vec<u8>) {
         self.as_str().write(buf);
@@ -257,6 +274,24 @@ mod tests {
                 written(&s),
                 serde_json::to_string(s).expect("string"),
                 "{s:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn joined_parts_read_as_their_concatenation_would() {
+        for parts in [
+            ["mock-pa-", "1"],
+            ["", ""],
+            ["safestorage://", "PN_LEGAL_FACTS-0002"],
+            ["quote \"", "here"],
+            ["plain", "line\nbreak"],
+            ["àè", "\u{1}"],
+        ] {
+            assert_eq!(
+                written(&Joined(parts)),
+                serde_json::to_string(&parts.concat()).expect("string"),
+                "{parts:?}"
             );
         }
     }

@@ -23,7 +23,7 @@ use sim::model::timeline::{
 use sim::model::{Model, outcome::RecipientOutcome};
 
 use crate::clock::SimClock;
-use crate::json_out::{Json, Obj, Raw, array, json_by_serde};
+use crate::json_out::{Joined, Json, Obj, Raw, array, json_by_serde};
 use crate::store::Record;
 
 /// `tick` as RFC 3339 in UTC with milliseconds (`2025-03-01T08:00:00.000Z`), the form
@@ -173,7 +173,7 @@ optional_fields! {
         pa_protocol_number "paProtocolNumber": Raw<'a>,
         idempotence_token "idempotenceToken": Cow<'a, str>,
         refusal_reasons "refusalReasons": Vec<RefusalOut<'a>>,
-        generated_aar_url "generatedAarUrl": String,
+        generated_aar_url "generatedAarUrl": AarUrl<'a>,
         number_of_pages "numberOfPages": u32,
         digital_address "digitalAddress": AddressOut,
         send_date "sendDate": &'a Instant,
@@ -200,7 +200,7 @@ optional_fields! {
         envelope_weight "envelopeWeight": u32,
         product_type "productType": &'static str,
         delivery_failure_cause "deliveryFailureCause": &'static str,
-        registered_letter_code "registeredLetterCode": String,
+        registered_letter_code "registeredLetterCode": LetterCode,
         attachments "attachments": [AttachmentOut<'a>; 1],
         scheduling_analog_date "schedulingAnalogDate": &'a Instant,
         failure_cause "failureCause": &'static str,
@@ -264,7 +264,7 @@ impl Json for ReceiptOut {
 struct AttachmentOut<'a> {
     id: &'a str,
     document_type: &'static str,
-    url: String,
+    url: Joined<'a, 2>,
     date: &'a Instant,
 }
 
@@ -420,8 +420,38 @@ fn digital_address(request: &Quoted, rec: usize, source: Option<AddressSource>) 
     }
 }
 
-fn aar_url(r: &Record) -> String {
-    format!("safestorage://PN_AAR-0002-{}", r.iun.replace('-', ""))
+/// Where a notification's AAR is kept: its IUN without the dashes, after a fixed prefix.
+struct AarUrl<'a>(&'a str);
+
+impl Json for AarUrl<'_> {
+    fn write(&self, buf: &mut Vec<u8>) {
+        let mut parts = self.0.split('-');
+        let pieces: [&str; 6] = std::array::from_fn(|_| parts.next().unwrap_or(""));
+        if parts.next().is_some() {
+            // Not an IUN's six groups: built the long way.
+            let url = format!("safestorage://PN_AAR-0002-{}", self.0.replace('-', ""));
+            return url.write(buf);
+        }
+        let [a, b, c, d, e, f] = pieces;
+        Joined(["safestorage://PN_AAR-0002-", a, b, c, d, e, f]).write(buf);
+    }
+}
+
+/// A registered letter's code: `RL`, the recipient's index and the letter's.
+struct LetterCode {
+    rec: usize,
+    letter: u8,
+}
+
+impl Json for LetterCode {
+    fn write(&self, buf: &mut Vec<u8>) {
+        Joined([
+            "RL",
+            itoa::Buffer::new().format(self.rec),
+            itoa::Buffer::new().format(self.letter),
+        ])
+        .write(buf);
+    }
 }
 
 /// The details object of one element, in its category's schema.
@@ -452,7 +482,10 @@ fn details<'a, 'r: 'a>(
             .find_map(|x| x.details.digital_address_source)
     };
     let service_level = || Raw(req.get().physical_communication_type);
-    let letter_code = || format!("RL{}{}", rec, d.letter.unwrap_or(0));
+    let letter_code = || LetterCode {
+        rec,
+        letter: d.letter.unwrap_or(0),
+    };
     use Category::*;
     match e.category {
         SenderAckCreationRequest => {
@@ -478,7 +511,7 @@ fn details<'a, 'r: 'a>(
             );
         }
         AarGeneration => {
-            o.generated_aar_url = Some(aar_url(r));
+            o.generated_aar_url = Some(AarUrl(&r.iun));
             o.number_of_pages = Some(1);
         }
         SendCourtesyMessage => {
@@ -575,7 +608,7 @@ fn details<'a, 'r: 'a>(
                 o.attachments = Some([AttachmentOut {
                     id: key,
                     document_type: "AR",
-                    url: format!("safestorage://{key}"),
+                    url: Joined(["safestorage://", key]),
                     date: at,
                 }]);
             }
@@ -603,7 +636,7 @@ fn details<'a, 'r: 'a>(
             o.physical_address = Some(physical_address(req.get(), rec));
         }
         AnalogFailureWorkflow => {
-            o.generated_aar_url = Some(aar_url(r));
+            o.generated_aar_url = Some(AarUrl(&r.iun));
         }
         CompletelyUnreachableCreationRequest => {
             o.end_workflow_status = Some(EndWorkflowStatus::Failure);
@@ -856,7 +889,7 @@ pub fn detail(r: &Record, now: i64, clock: &SimClock, version: Version) -> Vec<u
     let mut buf = Vec::with_capacity(2048 + 640 * visible);
     let mut o = Obj::new(&mut buf);
     o.field("iun", &r.iun);
-    o.field("senderPaId", &format!("mock-pa-{}", r.sender));
+    o.field("senderPaId", &Joined(["mock-pa-", &r.sender]));
     o.field("sentAt", &sent_at);
     o.field("documentsAvailable", &true);
     o.field("notificationStatus", version.status(status));
@@ -1004,6 +1037,37 @@ pub fn price(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn aar_urls_and_letter_codes_read_as_their_texts() {
+        let written = |v: &dyn Json| {
+            let mut buf = Vec::new();
+            v.write(&mut buf);
+            String::from_utf8(buf).expect("UTF-8")
+        };
+        for iun in [
+            "QGWE-WDPX-PVPL-202612-G-1",
+            "ABCD",
+            "A-B",
+            "A-B-C-D-E-F-G-H",
+            "",
+            "Q\"-1",
+        ] {
+            let text = format!("safestorage://PN_AAR-0002-{}", iun.replace('-', ""));
+            assert_eq!(
+                written(&AarUrl(iun)),
+                serde_json::to_string(&text).expect("string"),
+                "{iun}"
+            );
+        }
+        for (rec, letter, text) in [
+            (0, 0, "RL00"),
+            (12, 3, "RL123"),
+            (usize::MAX, 255, "RL18446744073709551615255"),
+        ] {
+            assert_eq!(written(&LetterCode { rec, letter }), format!("\"{text}\""));
+        }
+    }
 
     #[test]
     fn instants_read_as_chrono_writes_them() {
