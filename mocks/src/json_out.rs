@@ -8,7 +8,6 @@ use std::borrow::Cow;
 
 use serde::Serialize;
 use serde_json::Value;
-use serde_json::value::RawValue;
 
 /// A value that writes itself as JSON.
 pub trait Json {
@@ -172,23 +171,23 @@ integers!(u8, u32, i64, usize);
 /// A value as it stands in a stored text (serde_json's compact writing, as every view
 /// echoes the request), or `null` when absent: copied, not parsed and written again.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct Raw<'a>(pub Option<&'a RawValue>);
+pub struct Raw<'a>(pub Option<&'a str>);
 
 impl<'a> Raw<'a> {
     pub fn is_object(&self) -> bool {
-        self.0.is_some_and(|v| v.get().starts_with('{'))
+        self.0.is_some_and(|v| v.starts_with('{'))
     }
 
     /// The fields `T` reads, if it is an object.
     pub fn fields<T: serde::Deserialize<'a>>(&self) -> Option<T> {
         self.0
             .filter(|_| self.is_object())
-            .and_then(|v| serde_json::from_str(v.get()).ok())
+            .and_then(|v| serde_json::from_str(v).ok())
     }
 
     /// The string it is, if it is one.
     pub fn text(&self) -> Option<Cow<'a, str>> {
-        let raw = self.0?.get();
+        let raw = self.0?;
         serde_json::from_str::<&'a str>(raw)
             .map(Cow::Borrowed)
             .or_else(|_| serde_json::from_str::<String>(raw).map(Cow::Owned))
@@ -198,7 +197,7 @@ impl<'a> Raw<'a> {
 
 impl Json for Raw<'_> {
     fn write(&self, buf: &mut Vec<u8>) {
-        buf.extend_from_slice(self.0.map_or("null", RawValue::get).as_bytes());
+        buf.extend_from_slice(self.0.unwrap_or("null").as_bytes());
     }
 }
 

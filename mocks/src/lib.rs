@@ -16,6 +16,7 @@ pub mod metrics;
 pub mod problem;
 pub mod render;
 pub mod request;
+pub mod request_text;
 pub mod server;
 pub mod spec;
 pub mod state;

@@ -8,9 +8,7 @@
 //! elements that quote it (addresses, protocol number, payment).
 
 use std::borrow::Cow;
-use std::cell::OnceCell;
 use std::collections::BTreeMap;
-use std::sync::LazyLock;
 
 use chrono::SecondsFormat;
 use serde::{Deserialize, Serialize};
@@ -24,6 +22,7 @@ use sim::model::{Model, outcome::RecipientOutcome};
 
 use crate::clock::SimClock;
 use crate::json_out::{Joined, Json, Obj, Raw, array, json_by_serde};
+use crate::request_text::{Quote, RecipientQuote};
 use crate::store::Record;
 
 /// `tick` as RFC 3339 in UTC with milliseconds (`2025-03-01T08:00:00.000Z`), the form
@@ -295,47 +294,7 @@ struct Times {
 }
 
 /// The stand-in physical address when the request has none.
-static NO_ADDRESS: LazyLock<Box<RawValue>> = LazyLock::new(|| {
-    RawValue::from_string(r#"{"address":"-","municipality":"-"}"#.into()).expect("JSON")
-});
-
-/// What elements quote from a request (addresses, protocol number, payment), as they
-/// stand in its stored text, with the rest skipped: a whole tree took a fifth of a
-/// detail, and values parsed and written again a fifth of what was left.
-#[derive(Deserialize, Default)]
-#[serde(rename_all = "camelCase")]
-struct Quoted<'a> {
-    #[serde(borrow, default)]
-    pa_protocol_number: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    idempotence_token: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    physical_communication_type: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    recipients: Option<Vec<QuotedRecipient<'a>>>,
-}
-
-#[derive(Deserialize, Default)]
-#[serde(rename_all = "camelCase")]
-struct QuotedRecipient<'a> {
-    #[serde(borrow, default)]
-    tax_id: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    recipient_type: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    physical_address: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    digital_domicile: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    payments: Option<Vec<QuotedPayment<'a>>>,
-}
-
-#[derive(Deserialize, Default)]
-#[serde(rename_all = "camelCase")]
-struct QuotedPayment<'a> {
-    #[serde(borrow, default)]
-    pago_pa: Option<&'a RawValue>,
-}
+const NO_ADDRESS: &str = r#"{"address":"-","municipality":"-"}"#;
 
 /// The two fields of a payment notice an element quotes.
 #[derive(Deserialize)]
@@ -354,64 +313,34 @@ struct QuotedDomicile<'a> {
     address: Option<&'a RawValue>,
 }
 
-static NO_RECIPIENT: QuotedRecipient<'static> = QuotedRecipient {
-    tax_id: None,
-    recipient_type: None,
-    physical_address: None,
-    digital_domicile: None,
-    payments: None,
-};
-
-impl<'a> Quoted<'a> {
-    fn recipient(&self, rec: usize) -> &QuotedRecipient<'a> {
-        self.recipients
-            .as_ref()
-            .and_then(|r| r.get(rec))
-            .unwrap_or(&NO_RECIPIENT)
-    }
+/// A value of recipient `rec` that elements quote, as it stands in the stored request.
+fn quoted(r: &Record, rec: usize, quote: RecipientQuote) -> Raw<'_> {
+    Raw(r.recipient_quote(rec, quote))
 }
 
-/// A record's request, parsed when an element first needs it (most do not).
-struct LazyRequest<'a> {
-    record: &'a Record,
-    parsed: OnceCell<Quoted<'a>>,
-}
-
-impl<'a> LazyRequest<'a> {
-    fn new(record: &'a Record) -> Self {
-        LazyRequest {
-            record,
-            parsed: OnceCell::new(),
-        }
-    }
-
-    fn get(&self) -> &Quoted<'a> {
-        self.parsed.get_or_init(|| {
-            serde_json::from_str(self.record.request_text().get())
-                .expect("a stored request is JSON")
-        })
-    }
+/// A raw value parsed out of a quoted one.
+fn raw(v: Option<&RawValue>) -> Raw<'_> {
+    Raw(v.map(RawValue::get))
 }
 
 /// The physical address a detail reports: the request's, as sent.
-fn physical_address<'a>(request: &Quoted<'a>, rec: usize) -> Raw<'a> {
-    let a = Raw(request.recipient(rec).physical_address);
+fn physical_address(r: &Record, rec: usize) -> Raw<'_> {
+    let a = quoted(r, rec, RecipientQuote::PhysicalAddress);
     if a.is_object() {
         a
     } else {
-        Raw(Some(&NO_ADDRESS))
+        Raw(Some(NO_ADDRESS))
     }
 }
 
 /// The PEC address of a source: the special domicile from the request; for the
 /// platform and registry domiciles, which SEND finds on its own, a stand-in address.
-fn digital_address(request: &Quoted, rec: usize, source: Option<AddressSource>) -> AddressOut {
-    let recipient = request.recipient(rec);
-    let special = Raw(recipient.digital_domicile)
+fn digital_address(r: &Record, rec: usize, source: Option<AddressSource>) -> AddressOut {
+    let special = quoted(r, rec, RecipientQuote::DigitalDomicile)
         .fields::<QuotedDomicile>()
-        .and_then(|d| Raw(d.address).text());
+        .and_then(|d| raw(d.address).text());
     let tax = || {
-        Raw(recipient.tax_id)
+        quoted(r, rec, RecipientQuote::TaxId)
             .text()
             .unwrap_or("recipient".into())
             .to_ascii_lowercase()
@@ -462,12 +391,7 @@ impl Json for LetterCode {
 }
 
 /// The details object of one element, in its category's schema.
-fn details<'a, 'r: 'a>(
-    r: &'a Record,
-    req: &'a LazyRequest<'r>,
-    i: usize,
-    t: &'a Times,
-) -> DetailsOut<'a> {
+fn details<'a>(r: &'a Record, i: usize, t: &'a Times) -> DetailsOut<'a> {
     let e = &r.elements[i];
     let d = &e.details;
     let rec = d.rec_index.unwrap_or(0) as usize;
@@ -488,7 +412,7 @@ fn details<'a, 'r: 'a>(
             .filter(|x| x.details.rec_index == d.rec_index)
             .find_map(|x| x.details.digital_address_source)
     };
-    let service_level = || Raw(req.get().physical_communication_type);
+    let service_level = || Raw(r.quote(Quote::PhysicalCommunicationType));
     let letter_code = || LetterCode {
         rec,
         letter: d.letter.unwrap_or(0),
@@ -500,12 +424,12 @@ fn details<'a, 'r: 'a>(
         }
         RequestAccepted => {
             o.notification_request_id = Some(&r.request_id);
-            o.pa_protocol_number = Some(Raw(req.get().pa_protocol_number));
-            o.idempotence_token = Raw(req.get().idempotence_token).text();
+            o.pa_protocol_number = Some(Raw(r.quote(Quote::ProtocolNumber)));
+            o.idempotence_token = Raw(r.quote(Quote::IdempotenceToken)).text();
         }
         RequestRefused => {
             o.notification_request_id = Some(&r.request_id);
-            o.pa_protocol_number = Some(Raw(req.get().pa_protocol_number));
+            o.pa_protocol_number = Some(Raw(r.quote(Quote::ProtocolNumber)));
             o.refusal_reasons = Some(
                 r.refusal
                     .iter()
@@ -553,15 +477,15 @@ fn details<'a, 'r: 'a>(
             o.sent_attempt_made = Some(1);
             o.last_attempt_date = Some(at);
             o.scheduling_date = sched;
-            o.digital_address = Some(digital_address(req.get(), rec, source));
+            o.digital_address = Some(digital_address(r, rec, source));
         }
         SendDigitalDomicile => {
-            o.digital_address = Some(digital_address(req.get(), rec, source));
+            o.digital_address = Some(digital_address(r, rec, source));
             o.digital_address_source = source_text;
             o.retry_number = Some(d.sent_attempt_made.unwrap_or(0));
         }
         SendDigitalProgress | SendDigitalFeedback => {
-            o.digital_address = Some(digital_address(req.get(), rec, source));
+            o.digital_address = Some(digital_address(r, rec, source));
             o.delivery_detail_code = d.delivery_detail_code.copied();
             o.notification_date = Some(at);
             o.sending_receipts = Some([ReceiptOut {
@@ -577,23 +501,23 @@ fn details<'a, 'r: 'a>(
             }
         }
         DigitalDeliveryCreationRequest => {
-            o.digital_address = Some(digital_address(req.get(), rec, last_source()));
+            o.digital_address = Some(digital_address(r, rec, last_source()));
             o.end_workflow_status = d.end_workflow_status;
             o.completion_workflow_date = Some(at);
         }
         DigitalSuccessWorkflow => {
-            o.digital_address = Some(digital_address(req.get(), rec, last_source()));
+            o.digital_address = Some(digital_address(r, rec, last_source()));
         }
         DigitalFailureWorkflow => {}
         PrepareSimpleRegisteredLetter | PrepareAnalogDomicile => {
-            o.physical_address = Some(physical_address(req.get(), rec));
+            o.physical_address = Some(physical_address(r, rec));
             if e.category == PrepareAnalogDomicile {
                 o.service_level = Some(service_level());
                 o.sent_attempt_made = Some(d.sent_attempt_made.unwrap_or(0));
             }
         }
         SendSimpleRegisteredLetter | SendAnalogDomicile => {
-            o.physical_address = Some(physical_address(req.get(), rec));
+            o.physical_address = Some(physical_address(r, rec));
             o.analog_cost = d.analog_cost;
             o.envelope_weight = d.envelope_weight;
             o.number_of_pages = d.number_of_pages;
@@ -621,7 +545,7 @@ fn details<'a, 'r: 'a>(
             }
         }
         SendAnalogFeedback => {
-            o.physical_address = Some(physical_address(req.get(), rec));
+            o.physical_address = Some(physical_address(r, rec));
             o.service_level = Some(service_level());
             o.sent_attempt_made = Some(d.sent_attempt_made.unwrap_or(0));
             o.response_status = d.response_status;
@@ -640,7 +564,7 @@ fn details<'a, 'r: 'a>(
             o.failure_cause = d.delivery_failure_cause.copied();
         }
         AnalogSuccessWorkflow => {
-            o.physical_address = Some(physical_address(req.get(), rec));
+            o.physical_address = Some(physical_address(r, rec));
         }
         AnalogFailureWorkflow => {
             o.generated_aar_url = Some(AarUrl(&r.iun));
@@ -653,7 +577,7 @@ fn details<'a, 'r: 'a>(
             o.legal_fact_generation_date = Some(at);
         }
         AnalogWorkflowRecipientDeceased => {
-            o.physical_address = Some(physical_address(req.get(), rec));
+            o.physical_address = Some(physical_address(r, rec));
             o.notification_cost = d.notification_cost;
         }
         Refinement => {
@@ -668,19 +592,14 @@ fn details<'a, 'r: 'a>(
             o.notification_cost = d.notification_cost;
         }
         Payment => {
-            let recipient = req.get().recipient(rec);
-            o.recipient_type = Some(Raw(recipient.recipient_type));
+            o.recipient_type = Some(quoted(r, rec, RecipientQuote::RecipientType));
             o.payment_source_channel = Some("PA");
             o.amount = d.amount;
             o.event_timestamp = Some(at);
-            let p = Raw(recipient
-                .payments
-                .as_ref()
-                .and_then(|p| p.first())
-                .and_then(|p| p.pago_pa));
+            let p = quoted(r, rec, RecipientQuote::FirstPagoPa);
             if let Some(notice) = p.fields::<QuotedNotice>() {
-                o.creditor_tax_id = Some(Raw(notice.creditor_tax_id));
-                o.notice_code = Some(Raw(notice.notice_code));
+                o.creditor_tax_id = Some(raw(notice.creditor_tax_id));
+                o.notice_code = Some(raw(notice.notice_code));
             }
         }
         NotificationCancellationRequest => {
@@ -713,7 +632,6 @@ fn times(e: &TimelineElement, clock: &SimClock) -> Times {
 fn write_element(
     buf: &mut Vec<u8>,
     r: &Record,
-    req: &LazyRequest,
     i: usize,
     t: &Times,
     sent_at: &Instant,
@@ -739,7 +657,7 @@ fn write_element(
         id.close();
     });
     o.field("category", e.category.as_str());
-    o.field("details", &details(r, req, i, t));
+    o.field("details", &details(r, i, t));
     o.close();
 }
 
@@ -751,9 +669,8 @@ pub fn element(r: &Record, i: usize, clock: &SimClock, version: Version) -> Opti
     }
     let t = times(&r.elements[i], clock);
     let sent_at = instant(clock, r.sent_at);
-    let req = LazyRequest::new(r);
     let mut buf = Vec::with_capacity(1024);
-    write_element(&mut buf, r, &req, i, &t, &sent_at, version);
+    write_element(&mut buf, r, i, &t, &sent_at, version);
     Some(serde_json::from_slice(&buf).expect("an element is JSON"))
 }
 
@@ -770,7 +687,7 @@ fn merged(
     head: &impl Serialize,
     head_keys: &[&str],
     drop: &[&str],
-    request: &RawValue,
+    request: &str,
     plain: bool,
     size_hint: usize,
 ) -> Vec<u8> {
@@ -786,13 +703,13 @@ fn with_request(
     mut buf: Vec<u8>,
     head_keys: &[&str],
     drop: &[&str],
-    request: &RawValue,
+    request: &str,
     plain: bool,
 ) -> Vec<u8> {
     debug_assert_eq!(buf.last(), Some(&b'}'));
     buf.pop();
     let first = buf.last() == Some(&b'{');
-    let text = request.get();
+    let text = request;
     // A stored request is serde_json's compact text, its fields already in name order
     // and each once: unless it has a field to leave out, what follows its opening brace
     // is the view's tail as it stands, copied instead of parsed.
@@ -890,7 +807,6 @@ pub fn detail(r: &Record, now: i64, clock: &SimClock, version: Version) -> Vec<u
         .last()
         .map_or("IN_VALIDATION", |c| c.status.as_str());
     let sent_at = instant(clock, r.sent_at);
-    let req = LazyRequest::new(r);
     // Sized for the whole view, about 550 bytes an element and the request echoed:
     // growing a 12 KB detail by doubling copies it twice.
     let mut buf = Vec::with_capacity(2048 + 640 * visible);
@@ -912,7 +828,7 @@ pub fn detail(r: &Record, now: i64, clock: &SimClock, version: Version) -> Vec<u
     let shown = (0..visible).filter(|i| version.knows(r.elements[*i].category));
     array(o.key("timeline"), shown, |buf, i| {
         let t = times(&r.elements[i], clock);
-        write_element(buf, r, &req, i, &t, &sent_at, version);
+        write_element(buf, r, i, &t, &sent_at, version);
     });
     o.close();
     let drop: &[&str] = match version {
@@ -1174,7 +1090,7 @@ mod tests {
                 fields_parsed(&mut want, false, keys, drop, request.get());
                 want.push(b'}');
                 for known in [false, plain] {
-                    let got = merged(&head, keys, drop, &request, known, 64);
+                    let got = merged(&head, keys, drop, request.get(), known, 64);
                     assert_eq!(
                         String::from_utf8(got).expect("UTF-8"),
                         String::from_utf8(want.clone()).expect("UTF-8"),
@@ -1196,12 +1112,12 @@ mod tests {
         let head = json!({ "iun": "X" });
         let empty = RawValue::from_string("{}".to_string()).expect("JSON");
         assert_eq!(
-            merged(&head, DETAIL_KEYS, &[], &empty, false, 8),
+            merged(&head, DETAIL_KEYS, &[], empty.get(), false, 8),
             br#"{"iun":"X"}"#
         );
         let null = RawValue::from_string("null".to_string()).expect("JSON");
         assert_eq!(
-            merged(&head, DETAIL_KEYS, &[], &null, false, 8),
+            merged(&head, DETAIL_KEYS, &[], null.get(), false, 8),
             br#"{"iun":"X"}"#
         );
     }
@@ -1213,13 +1129,20 @@ mod tests {
             r#"{"a\"b":1,"iun":"dropped","paProtocolNumber":"P-1","z":[true]}"#.to_string(),
         )
         .expect("JSON");
-        let out = merged(&head, &["iun", "timeline"], &["z"], &request, false, 64);
+        let out = merged(
+            &head,
+            &["iun", "timeline"],
+            &["z"],
+            request.get(),
+            false,
+            64,
+        );
         assert_eq!(
             String::from_utf8(out).expect("UTF-8"),
             r#"{"iun":"X","timeline":[],"a\"b":1,"paProtocolNumber":"P-1"}"#
         );
         let plain = RawValue::from_string(r#"{"b":2,"iun":"dropped"}"#.to_string()).expect("JSON");
-        let out = merged(&head, &["iun", "timeline"], &[], &plain, false, 64);
+        let out = merged(&head, &["iun", "timeline"], &[], plain.get(), false, 64);
         assert_eq!(out, br#"{"iun":"X","timeline":[],"b":2}"#);
     }
 }

@@ -273,7 +273,8 @@ pub fn take(app: &App) -> Snapshot {
             iun: r.iun.clone(),
             sender: r.sender.clone(),
             api_version: r.api_version.into(),
-            request: r.request_text().to_owned(),
+            request: serde_json::value::RawValue::from_string(r.request_text().into())
+                .expect("a stored request is JSON"),
             sent_at: r.sent_at,
             validated_at: r.validated_at,
             refusal: r

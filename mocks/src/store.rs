@@ -5,7 +5,6 @@ use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 
 use serde_json::Value;
-use serde_json::value::RawValue;
 use sim::Model;
 use sim::model::status::{StatusChange, status_history};
 use sim::model::{Category, NotificationInput, RecipientOutcome, TimelineElement};
@@ -13,6 +12,7 @@ use sim::rng::{SplitMix64, StreamKey, seed_from_label};
 
 use crate::ids;
 use crate::request::Refusal;
+use crate::request_text::{Quote, Quotes, RecipientQuote};
 use crate::streams::{EventLog, Stream};
 
 thread_local! {
@@ -48,7 +48,9 @@ pub struct Record {
     /// about 7 KB in some 70 allocations, eight times its text, and only views,
     /// downloads and the relay read it. `request_value` parses it. Written only by
     /// `set_request`, so its fields are in name order, each once (views rely on it).
-    request: Box<RawValue>,
+    request: Box<str>,
+    /// Where the values views quote stand in `request`.
+    quotes: Quotes,
     /// `request_plain`, found once: looking for a view's fields in the text was a
     /// twentieth of a detail and half of a request status.
     request_plain: bool,
@@ -252,7 +254,8 @@ impl Record {
             iun: iun.to_string(),
             sender: sender.to_string(),
             api_version,
-            request: RawValue::from_string("null".into()).expect("null is JSON"),
+            request: "null".into(),
+            quotes: Quotes::default(),
             request_plain: false,
             recipients: 0,
             group: None,
@@ -318,8 +321,8 @@ impl Record {
     /// Keeps `request` (as text: serde_json writes an object's fields in name order)
     /// and the facts read from it often.
     pub fn set_request(&mut self, request: &Value) {
-        self.request = serde_json::value::to_raw_value(request).expect("a JSON value serialises");
-        self.request_plain = crate::render::names_no_view_field(self.request.get());
+        (self.request, self.quotes) = crate::request_text::write(request);
+        self.request_plain = crate::render::names_no_view_field(&self.request);
         self.recipients = request["recipients"].as_array().map_or(0, Vec::len);
         self.group = request["group"].as_str().map(Into::into);
     }
@@ -332,12 +335,22 @@ impl Record {
         std::hint::black_box(at);
         self.element_ids.0.touch();
         self.legal_keys.0.touch();
-        touch_bytes(self.request.get().as_bytes());
+        touch_bytes(self.request.as_bytes());
     }
 
     /// The request as compact JSON text, its fields in name order.
-    pub fn request_text(&self) -> &RawValue {
+    pub fn request_text(&self) -> &str {
         &self.request
+    }
+
+    /// The raw JSON of a request-level value views quote, if the request has it.
+    pub fn quote(&self, quote: Quote) -> Option<&str> {
+        self.quotes.get(&self.request, quote)
+    }
+
+    /// The raw JSON of a value of recipient `rec` views quote, if it has it.
+    pub fn recipient_quote(&self, rec: usize, quote: RecipientQuote) -> Option<&str> {
+        self.quotes.recipient(&self.request, rec, quote)
     }
 
     /// Whether the request has none of the fields a view writes itself or leaves out,
@@ -348,7 +361,7 @@ impl Record {
 
     /// The request, parsed.
     pub fn request_value(&self) -> Value {
-        serde_json::from_str(self.request.get()).expect("a stored request is JSON")
+        serde_json::from_str(&self.request).expect("a stored request is JSON")
     }
 
     pub fn recipients(&self) -> usize {
