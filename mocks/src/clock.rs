@@ -13,6 +13,9 @@ fn real_now() -> Instant {
 
 pub struct SimClock {
     epoch: DateTime<Utc>,
+    /// The epoch's Unix seconds and milliseconds, which every instant a view writes
+    /// starts from: chrono works them out from the date each time.
+    epoch_unix: (i64, u32),
     scale: f64,
     state: Mutex<(Instant, f64)>,
 }
@@ -22,6 +25,7 @@ impl SimClock {
     pub fn new(epoch: DateTime<Utc>, scale: f64) -> SimClock {
         SimClock {
             epoch,
+            epoch_unix: (epoch.timestamp(), epoch.timestamp_subsec_millis().min(999)),
             scale,
             state: Mutex::new((real_now(), 0.0)),
         }
@@ -29,6 +33,11 @@ impl SimClock {
 
     pub fn epoch(&self) -> DateTime<Utc> {
         self.epoch
+    }
+
+    /// The epoch as Unix seconds and the milliseconds after them.
+    pub fn epoch_unix(&self) -> (i64, u32) {
+        self.epoch_unix
     }
 
     pub fn scale(&self) -> f64 {

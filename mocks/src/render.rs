@@ -62,8 +62,8 @@ impl Json for Instant {
 
 /// `tick` as `iso` writes it.
 fn instant(clock: &SimClock, tick: i64) -> Instant {
-    let epoch = clock.epoch();
-    let secs = epoch.timestamp() + tick;
+    let (epoch_secs, epoch_millis) = clock.epoch_unix();
+    let secs = epoch_secs + tick;
     let days = secs.div_euclid(86_400);
     let (y, m, d) = civil_from_days(days);
     let mut out = Instant {
@@ -81,7 +81,7 @@ fn instant(clock: &SimClock, tick: i64) -> Instant {
     // chrono's general formatter took a tenth of a detail's rendering, and digits one
     // at a time a tenth of what was left.
     let of_day = secs.rem_euclid(86_400) as usize;
-    let millis = epoch.timestamp_subsec_millis().min(999) as usize;
+    let millis = epoch_millis as usize;
     let (y, m, d) = (y as usize, m as usize, d as usize);
     let b = &mut out.bytes;
     b[..24].copy_from_slice(b"0000-00-00T00:00:00.000Z");
