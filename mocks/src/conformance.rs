@@ -122,8 +122,8 @@ struct Client {
     notes: u64,
     non_idempotent_retries: u64,
     /// By `request_key`: a key per request polled, without a copy of its id.
-    next_poll: HashMap<u64, Instant>,
-    recent_polls: HashMap<u64, RecentPolls>,
+    next_poll: crate::FastMap<u64, Instant>,
+    recent_polls: crate::FastMap<u64, RecentPolls>,
     early_polls: u64,
     storms: u64,
     polls: u64,

@@ -1,6 +1,7 @@
 //! The HTTP server: SEND B2B operations (paths and schemas of the bundle), the
 //! presigned-upload storage, and the admin API under `/mock/`.
 
+use crate::FastMap;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -200,8 +201,8 @@ macro_rules! auth {
 pub(crate) fn check_params(
     path: &str,
     method: &str,
-    path_params: &HashMap<String, String>,
-    query: &HashMap<String, String>,
+    path_params: &FastMap<String, String>,
+    query: &FastMap<String, String>,
 ) -> Result<(), Problem> {
     let errors = Spec::embedded().check_params(path, method, |name, loc| match loc {
         ParamIn::Path => path_params.get(name).map(String::as_str),
@@ -568,7 +569,7 @@ pub fn new_record(
 async fn request_status_v26(
     State(app): State<Shared>,
     headers: HeaderMap,
-    Query(q): Query<HashMap<String, String>>,
+    Query(q): Query<FastMap<String, String>>,
 ) -> Reply {
     request_status(app, headers, q, "/delivery/v2.6/requests")
 }
@@ -576,7 +577,7 @@ async fn request_status_v26(
 async fn request_status_v23(
     State(app): State<Shared>,
     headers: HeaderMap,
-    Query(q): Query<HashMap<String, String>>,
+    Query(q): Query<FastMap<String, String>>,
 ) -> Reply {
     request_status(app, headers, q, "/delivery/v2.3/requests")
 }
@@ -584,11 +585,11 @@ async fn request_status_v23(
 fn request_status(
     app: Shared,
     headers: HeaderMap,
-    q: HashMap<String, String>,
+    q: FastMap<String, String>,
     path: &str,
 ) -> Reply {
     let sender = auth!(app, headers);
-    check_params(path, "get", &HashMap::new(), &q)?;
+    check_params(path, "get", &crate::FastMap::default(), &q)?;
     let store = app.store();
     let idx = match (q.get("notificationRequestId"), q.get("paProtocolNumber")) {
         (Some(id), _) => store.by_request_id.get(id).copied(),
@@ -677,8 +678,8 @@ fn detail_of(
     check_params(
         path,
         "get",
-        &HashMap::from([("iun".into(), iun.to_string())]),
-        &HashMap::new(),
+        &crate::FastMap::from_iter([("iun".into(), iun.to_string())]),
+        &crate::FastMap::default(),
     )?;
     let mut store = app.store();
     let now = app.clock.now();
@@ -817,7 +818,7 @@ async fn payment_attachment(
     State(app): State<Shared>,
     headers: HeaderMap,
     Path((iun, rec, name)): Path<(String, usize, String)>,
-    Query(q): Query<HashMap<String, String>>,
+    Query(q): Query<FastMap<String, String>>,
 ) -> Reply {
     let sender = auth!(app, headers);
     let store = app.store();
@@ -952,11 +953,11 @@ async fn price_v23(
     check_params(
         "/delivery/v2.3/price/{paTaxId}/{noticeCode}",
         "get",
-        &HashMap::from([
+        &crate::FastMap::from_iter([
             ("paTaxId".into(), pa.clone()),
             ("noticeCode".into(), notice.clone()),
         ]),
-        &HashMap::new(),
+        &crate::FastMap::default(),
     )?;
     let store = app.store();
     let now = app.clock.now();
@@ -1237,7 +1238,7 @@ async fn admin_outage(State(app): State<Shared>, body: Bytes) -> Response {
 /// The conformance report: JSON, or text with `?format=text`.
 async fn admin_conformance(
     State(app): State<Shared>,
-    Query(q): Query<HashMap<String, String>>,
+    Query(q): Query<FastMap<String, String>>,
 ) -> Response {
     if q.get("format").is_some_and(|f| f == "text") {
         return app.conformance.text().into_response();
@@ -1420,7 +1421,7 @@ pub const OLDER_REQUESTS: [(&str, &str, &str); 4] = [
 async fn older_request_status(
     app: Shared,
     headers: HeaderMap,
-    q: HashMap<String, String>,
+    q: FastMap<String, String>,
     path: &str,
     schema: &str,
 ) -> Response {
@@ -1460,7 +1461,7 @@ fn older_routes() -> Router<Shared> {
                 .get(
                     move |State(app): State<Shared>,
                           headers: HeaderMap,
-                          Query(q): Query<HashMap<String, String>>| async move {
+                          Query(q): Query<FastMap<String, String>>| async move {
                         older_request_status(app, headers, q, path, schema).await
                     },
                 ),

@@ -40,7 +40,7 @@ struct CheckedParam {
 }
 
 /// path -> method -> parameters.
-type ParamTable = HashMap<String, HashMap<String, Vec<CheckedParam>>>;
+type ParamTable = crate::FastMap<String, crate::FastMap<String, Vec<CheckedParam>>>;
 
 /// The embedded contract with compiled validators, built on first use.
 pub struct Spec {
@@ -134,7 +134,7 @@ impl Spec {
 
     fn param_table(&self) -> &ParamTable {
         self.params.get_or_init(|| {
-            let mut table = ParamTable::new();
+            let mut table = ParamTable::default();
             for (path, ops) in self.doc["paths"].as_object().into_iter().flatten() {
                 for method in ops.as_object().into_iter().flatten().map(|(m, _)| m) {
                     let checked = self

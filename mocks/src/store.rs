@@ -1,6 +1,7 @@
 //! The mock's state: uploaded files, notifications with their model trajectories, and
 //! the indexes the API looks them up by.
 
+use crate::FastMap;
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 
@@ -639,9 +640,9 @@ pub struct Store {
     /// Upload keys, oldest first (dropped beyond the cap).
     upload_order: VecDeque<String>,
     pub records: Records,
-    pub by_request_id: HashMap<String, usize>,
-    pub by_iun: HashMap<String, usize>,
-    pub by_token: HashMap<(String, String, String), usize>,
+    pub by_request_id: FastMap<String, usize>,
+    pub by_iun: FastMap<String, usize>,
+    pub by_token: FastMap<(String, String, String), usize>,
     /// (creditorTaxId, noticeCode) -> (record, recipient)
     pub by_notice: HashMap<(String, String), (usize, usize)>,
     /// Payment positions registered on GPD through the admin API.
@@ -678,7 +679,7 @@ pub struct ViewKey {
 /// megabytes that push the notifications themselves out of the processor's cache.
 /// Bounded: full, it starts afresh.
 pub struct ViewCache {
-    views: HashMap<ViewKey, bytes::Bytes>,
+    views: FastMap<ViewKey, bytes::Bytes>,
     /// A hash of the view last rendered in each slot (slots by hash).
     seen: Box<[u64]>,
 }
@@ -692,7 +693,7 @@ const VIEWS_SEEN: usize = 4096;
 impl Default for ViewCache {
     fn default() -> ViewCache {
         ViewCache {
-            views: HashMap::new(),
+            views: FastMap::default(),
             seen: vec![0; VIEWS_SEEN].into_boxed_slice(),
         }
     }

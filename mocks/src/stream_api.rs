@@ -2,7 +2,6 @@
 //! v2.3): create, list, read, update, disable, delete, and consume with `lastEventId`
 //! and `retry-after`.
 
-use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use axum::Router;
@@ -311,8 +310,8 @@ fn id_params(v: Version, rest: &str, method: &str, id: &str) -> Result<(), Probl
     check_params(
         &spec_path(v, rest),
         method,
-        &HashMap::from([("streamId".to_string(), id.to_string())]),
-        &HashMap::new(),
+        &crate::FastMap::from_iter([("streamId".to_string(), id.to_string())]),
+        &crate::FastMap::default(),
     )
 }
 
@@ -387,7 +386,7 @@ async fn consume(
     app: &App,
     headers: &HeaderMap,
     id: &str,
-    query: &HashMap<String, String>,
+    query: &crate::FastMap<String, String>,
     v: Version,
 ) -> Reply {
     let Some(sender) = sender(app, headers) else {
@@ -397,7 +396,7 @@ async fn consume(
     check_params(
         &path,
         "get",
-        &HashMap::from([("streamId".to_string(), id.to_string())]),
+        &crate::FastMap::from_iter([("streamId".to_string(), id.to_string())]),
         query,
     )?;
     // The schema admits 38 digits starting with 0; more than u64 holds is past any id.
@@ -543,7 +542,7 @@ fn version_routes(v: Version) -> Router<Shared> {
                 move |State(app): State<Shared>,
                       h: HeaderMap,
                       Path(id): Path<String>,
-                      Query(q): Query<HashMap<String, String>>| async move {
+                      Query(q): Query<crate::FastMap<String, String>>| async move {
                     finish(v, "/{streamId}/events", "get", consume(&app, &h, &id, &q, v).await).await
                 },
             ),
