@@ -1,7 +1,6 @@
 //! The HTTP server: SEND B2B operations (paths and schemas of the bundle), the
 //! presigned-upload storage, and the admin API under `/mock/`.
 
-use crate::FastMap;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -20,6 +19,7 @@ use sim::Model;
 use sim::rng::{StreamKey, seed_from_label};
 use tokio::net::TcpListener;
 
+use crate::FastMap;
 use crate::clock::SimClock;
 use crate::conformance::{Conformance, Note, SendNote};
 use crate::faults::{Fault, FaultProfile, Faults, Outage};

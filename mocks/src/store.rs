@@ -1,7 +1,6 @@
 //! The mock's state: uploaded files, notifications with their model trajectories, and
 //! the indexes the API looks them up by.
 
-use crate::FastMap;
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 
@@ -11,6 +10,7 @@ use sim::model::status::{StatusChange, status_history};
 use sim::model::{Category, NotificationInput, RecipientOutcome, TimelineElement};
 use sim::rng::{SplitMix64, StreamKey, seed_from_label};
 
+use crate::FastMap;
 use crate::ids;
 use crate::request::Refusal;
 use crate::request_text::{Quote, Quotes, RecipientQuote};
