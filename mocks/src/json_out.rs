@@ -1,8 +1,9 @@
 //! JSON written straight into a response buffer, for the views a load test reads most
 //! (a detail is some fifty objects of up to fifty optional fields): field names are
 //! written as the literal bytes they are, and strings are copied as they stand unless
-//! they hold a character JSON escapes. Values from a client's request and anything
-//! unusual go through sonic-rs, so the text is the same as serializing with serde.
+//! they hold a character JSON escapes. Values quoted from a client's request are copied
+//! as they stand in its stored text (`Raw`); anything unusual goes through sonic-rs, so
+//! the text is the same as serializing with serde.
 
 use std::borrow::Cow;
 
@@ -127,16 +128,24 @@ pub struct Joined<'a, const N: usize>(pub [&'a str; N]);
 
 impl<const N: usize> Json for Joined<'_, N> {
     fn write(&self, buf: &mut Vec<u8>) {
-        if self.0.iter().any(|part| needs_escape(part)) {
-            self.0.concat().write(buf);
-        } else {
-            buf.push(b'"');
-            for part in self.0 {
-                buf.extend_from_slice(part.as_bytes());
-            }
-            buf.push(b'"');
-        }
+        write_parts(buf, self.0.iter().copied());
     }
+}
+
+/// Writes the string that `parts` make one after another, without building it first
+/// unless one of them needs escaping (then what was written of it is taken back).
+#[inline]
+pub fn write_parts<'a>(buf: &mut Vec<u8>, parts: impl Iterator<Item = &'a str> + Clone) {
+    let start = buf.len();
+    buf.push(b'"');
+    for part in parts.clone() {
+        if needs_escape(part) {
+            buf.truncate(start);
+            return parts.collect::<String>().write(buf);
+        }
+        buf.extend_from_slice(part.as_bytes());
+    }
+    buf.push(b'"');
 }
 
 impl Json for String {

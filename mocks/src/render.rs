@@ -4,8 +4,9 @@
 //!
 //! The detail and stream events are written field by field into the response buffer
 //! (`json_out`), the request status is a typed struct serialized there, and both copy
-//! the request's fields from its stored text. The request is parsed only for the
-//! elements that quote it (addresses, protocol number, payment).
+//! the request's fields from its stored text. The values elements quote from it
+//! (addresses, protocol number, payment) are copied from the places noted when it was
+//! stored (`request_text`); it is not parsed.
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
@@ -21,7 +22,7 @@ use sim::model::timeline::{
 use sim::model::{Model, outcome::RecipientOutcome};
 
 use crate::clock::SimClock;
-use crate::json_out::{Joined, Json, Obj, Raw, array, json_by_serde};
+use crate::json_out::{Joined, Json, Obj, Raw, array, json_by_serde, write_parts};
 use crate::request_text::{Quote, RecipientQuote};
 use crate::store::Record;
 
@@ -361,15 +362,8 @@ struct AarUrl<'a>(&'a str);
 
 impl Json for AarUrl<'_> {
     fn write(&self, buf: &mut Vec<u8>) {
-        let mut parts = self.0.split('-');
-        let pieces: [&str; 6] = std::array::from_fn(|_| parts.next().unwrap_or(""));
-        if parts.next().is_some() {
-            // Not an IUN's six groups: built the long way.
-            let url = format!("safestorage://PN_AAR-0002-{}", self.0.replace('-', ""));
-            return url.write(buf);
-        }
-        let [a, b, c, d, e, f] = pieces;
-        Joined(["safestorage://PN_AAR-0002-", a, b, c, d, e, f]).write(buf);
+        let parts = std::iter::once("safestorage://PN_AAR-0002-").chain(self.0.split('-'));
+        write_parts(buf, parts);
     }
 }
 

@@ -589,7 +589,7 @@ fn request_status(
     path: &str,
 ) -> Reply {
     let sender = auth!(app, headers);
-    check_params(path, "get", &crate::FastMap::default(), &q)?;
+    check_params(path, "get", &FastMap::default(), &q)?;
     let store = app.store();
     let idx = match (q.get("notificationRequestId"), q.get("paProtocolNumber")) {
         (Some(id), _) => store.by_request_id.get(id).copied(),
@@ -678,8 +678,8 @@ fn detail_of(
     check_params(
         path,
         "get",
-        &crate::FastMap::from_iter([("iun".into(), iun.to_string())]),
-        &crate::FastMap::default(),
+        &FastMap::from_iter([("iun".into(), iun.to_string())]),
+        &FastMap::default(),
     )?;
     let mut store = app.store();
     let now = app.clock.now();
@@ -953,11 +953,11 @@ async fn price_v23(
     check_params(
         "/delivery/v2.3/price/{paTaxId}/{noticeCode}",
         "get",
-        &crate::FastMap::from_iter([
+        &FastMap::from_iter([
             ("paTaxId".into(), pa.clone()),
             ("noticeCode".into(), notice.clone()),
         ]),
-        &crate::FastMap::default(),
+        &FastMap::default(),
     )?;
     let store = app.store();
     let now = app.clock.now();
