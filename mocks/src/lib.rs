@@ -14,6 +14,7 @@ pub mod json_out;
 pub mod load;
 pub mod metrics;
 pub mod problem;
+pub mod query;
 pub mod render;
 pub mod request;
 pub mod request_text;

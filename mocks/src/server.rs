@@ -6,8 +6,8 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
@@ -19,12 +19,12 @@ use sim::Model;
 use sim::rng::{StreamKey, seed_from_label};
 use tokio::net::TcpListener;
 
-use crate::FastMap;
 use crate::clock::SimClock;
 use crate::conformance::{Conformance, Note, SendNote};
 use crate::faults::{Fault, FaultProfile, Faults, Outage};
 use crate::gateway::{Admission, Gateway, UsagePlan};
 use crate::problem::{Problem, ProblemError};
+use crate::query::QueryParams;
 use crate::request::{model_input, semantic_checks};
 use crate::spec::{ParamIn, Spec};
 use crate::store::{Record, Store, Upload};
@@ -173,8 +173,10 @@ pub(crate) fn json_reply(status: StatusCode, v: Value) -> Reply {
 
 /// The sender bound to the request's API key.
 pub(crate) fn sender(app: &App, headers: &HeaderMap) -> Option<String> {
+    // A name made once: from a `&str` each lookup would check and hash the text anew.
+    static API_KEY: header::HeaderName = header::HeaderName::from_static("x-api-key");
     headers
-        .get("x-api-key")
+        .get(&API_KEY)
         .and_then(|k| k.to_str().ok())
         .and_then(|k| app.config.keys.get(k))
         .cloned()
@@ -201,12 +203,15 @@ macro_rules! auth {
 pub(crate) fn check_params(
     path: &str,
     method: &str,
-    path_params: &FastMap<String, String>,
-    query: &FastMap<String, String>,
+    path_params: &[(&str, &str)],
+    query: &QueryParams,
 ) -> Result<(), Problem> {
     let errors = Spec::embedded().check_params(path, method, |name, loc| match loc {
-        ParamIn::Path => path_params.get(name).map(String::as_str),
-        _ => query.get(name).map(String::as_str),
+        ParamIn::Path => path_params
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| *v),
+        _ => query.get(name),
     });
     if errors.is_empty() {
         Ok(())
@@ -566,38 +571,26 @@ pub fn new_record(
     record
 }
 
-async fn request_status_v26(
-    State(app): State<Shared>,
-    headers: HeaderMap,
-    Query(q): Query<FastMap<String, String>>,
-) -> Reply {
-    request_status(app, headers, q, "/delivery/v2.6/requests")
+async fn request_status_v26(State(app): State<Shared>, headers: HeaderMap, uri: Uri) -> Reply {
+    request_status(app, headers, &uri, "/delivery/v2.6/requests")
 }
 
-async fn request_status_v23(
-    State(app): State<Shared>,
-    headers: HeaderMap,
-    Query(q): Query<FastMap<String, String>>,
-) -> Reply {
-    request_status(app, headers, q, "/delivery/v2.3/requests")
+async fn request_status_v23(State(app): State<Shared>, headers: HeaderMap, uri: Uri) -> Reply {
+    request_status(app, headers, &uri, "/delivery/v2.3/requests")
 }
 
-fn request_status(
-    app: Shared,
-    headers: HeaderMap,
-    q: FastMap<String, String>,
-    path: &str,
-) -> Reply {
+fn request_status(app: Shared, headers: HeaderMap, uri: &Uri, path: &str) -> Reply {
     let sender = auth!(app, headers);
-    check_params(path, "get", &FastMap::default(), &q)?;
+    let q = QueryParams::parse(uri.query());
+    check_params(path, "get", &[], &q)?;
     let store = app.store();
     let idx = match (q.get("notificationRequestId"), q.get("paProtocolNumber")) {
         (Some(id), _) => store.by_request_id.get(id).copied(),
         (None, Some(p)) => {
-            let token = q.get("idempotenceToken").cloned().unwrap_or_default();
+            let token = q.get("idempotenceToken").unwrap_or_default();
             store
                 .by_token
-                .get(&(sender.clone(), p.clone(), token))
+                .get(&(sender.clone(), p.to_string(), token.to_string()))
                 .copied()
         }
         _ => {
@@ -675,12 +668,7 @@ fn detail_of(
     version: render::Version,
 ) -> Reply {
     let sender = auth!(app, headers);
-    check_params(
-        path,
-        "get",
-        &FastMap::from_iter([("iun".into(), iun.to_string())]),
-        &FastMap::default(),
-    )?;
+    check_params(path, "get", &[("iun", iun)], &QueryParams::default())?;
     let mut store = app.store();
     let now = app.clock.now();
     let i = visible_index(&store, app, &sender, iun)?;
@@ -818,9 +806,10 @@ async fn payment_attachment(
     State(app): State<Shared>,
     headers: HeaderMap,
     Path((iun, rec, name)): Path<(String, usize, String)>,
-    Query(q): Query<FastMap<String, String>>,
+    uri: Uri,
 ) -> Reply {
     let sender = auth!(app, headers);
+    let q = QueryParams::parse(uri.query());
     let store = app.store();
     let r = visible_record(&store, &app, &sender, &iun)?;
     let k: usize = q
@@ -953,11 +942,8 @@ async fn price_v23(
     check_params(
         "/delivery/v2.3/price/{paTaxId}/{noticeCode}",
         "get",
-        &FastMap::from_iter([
-            ("paTaxId".into(), pa.clone()),
-            ("noticeCode".into(), notice.clone()),
-        ]),
-        &FastMap::default(),
+        &[("paTaxId", &pa), ("noticeCode", &notice)],
+        &QueryParams::default(),
     )?;
     let store = app.store();
     let now = app.clock.now();
@@ -1236,11 +1222,8 @@ async fn admin_outage(State(app): State<Shared>, body: Bytes) -> Response {
 }
 
 /// The conformance report: JSON, or text with `?format=text`.
-async fn admin_conformance(
-    State(app): State<Shared>,
-    Query(q): Query<FastMap<String, String>>,
-) -> Response {
-    if q.get("format").is_some_and(|f| f == "text") {
+async fn admin_conformance(State(app): State<Shared>, uri: Uri) -> Response {
+    if QueryParams::parse(uri.query()).get("format") == Some("text") {
         return app.conformance.text().into_response();
     }
     Json(serde_json::to_value(app.conformance.report()).expect("report serialises")).into_response()
@@ -1421,11 +1404,11 @@ pub const OLDER_REQUESTS: [(&str, &str, &str); 4] = [
 async fn older_request_status(
     app: Shared,
     headers: HeaderMap,
-    q: FastMap<String, String>,
+    uri: Uri,
     path: &str,
     schema: &str,
 ) -> Response {
-    let current = match request_status(app, headers, q, path) {
+    let current = match request_status(app, headers, &uri, path) {
         Ok(r) => r,
         Err(p) => return p.into_response(),
     };
@@ -1459,10 +1442,8 @@ fn older_routes() -> Router<Shared> {
                     },
                 )
                 .get(
-                    move |State(app): State<Shared>,
-                          headers: HeaderMap,
-                          Query(q): Query<FastMap<String, String>>| async move {
-                        older_request_status(app, headers, q, path, schema).await
+                    move |State(app): State<Shared>, headers: HeaderMap, uri: Uri| async move {
+                        older_request_status(app, headers, uri, path, schema).await
                     },
                 ),
             )

@@ -6,14 +6,15 @@ use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde_json::{Value, json};
 
 use crate::conformance::Note;
 use crate::problem::{Problem, ProblemError};
+use crate::query::QueryParams;
 use crate::render;
 use crate::server::{App, Shared, check_params, forbidden, json_reply, parse_body, sender};
 use crate::store::Store;
@@ -310,8 +311,8 @@ fn id_params(v: Version, rest: &str, method: &str, id: &str) -> Result<(), Probl
     check_params(
         &spec_path(v, rest),
         method,
-        &crate::FastMap::from_iter([("streamId".to_string(), id.to_string())]),
-        &crate::FastMap::default(),
+        &[("streamId", id)],
+        &QueryParams::default(),
     )
 }
 
@@ -382,23 +383,13 @@ fn with_retry_after(mut r: Response, millis: u64) -> Response {
     r
 }
 
-async fn consume(
-    app: &App,
-    headers: &HeaderMap,
-    id: &str,
-    query: &crate::FastMap<String, String>,
-    v: Version,
-) -> Reply {
+async fn consume(app: &App, headers: &HeaderMap, id: &str, uri: &Uri, v: Version) -> Reply {
     let Some(sender) = sender(app, headers) else {
         return Ok(forbidden());
     };
     let path = spec_path(v, "/{streamId}/events");
-    check_params(
-        &path,
-        "get",
-        &crate::FastMap::from_iter([("streamId".to_string(), id.to_string())]),
-        query,
-    )?;
+    let query = QueryParams::parse(uri.query());
+    check_params(&path, "get", &[("streamId", id)], &query)?;
     // The schema admits 38 digits starting with 0; more than u64 holds is past any id.
     let last: u64 = query.get("lastEventId").map_or(0, |t| {
         let digits = t.trim_start_matches('0');
@@ -542,8 +533,8 @@ fn version_routes(v: Version) -> Router<Shared> {
                 move |State(app): State<Shared>,
                       h: HeaderMap,
                       Path(id): Path<String>,
-                      Query(q): Query<crate::FastMap<String, String>>| async move {
-                    finish(v, "/{streamId}/events", "get", consume(&app, &h, &id, &q, v).await).await
+                      uri: Uri| async move {
+                    finish(v, "/{streamId}/events", "get", consume(&app, &h, &id, &uri, v).await).await
                 },
             ),
         );
