@@ -728,6 +728,17 @@ pub fn names_no_view_field(text: &str) -> bool {
     copied_whole(text, DETAIL_KEYS, V23_DROPPED) && copied_whole(text, REQUEST_STATUS_KEYS, &[])
 }
 
+/// The same for the parsed request, exactly: only its own fields count, where the text
+/// search also takes a name deeper down. A send has the parsed request at hand, and a
+/// look-up a name costs less than a pass over the text.
+pub fn has_no_view_field(fields: &serde_json::Map<String, Value>) -> bool {
+    !DETAIL_KEYS
+        .iter()
+        .chain(V23_DROPPED)
+        .chain(REQUEST_STATUS_KEYS)
+        .any(|k| fields.contains_key(*k))
+}
+
 /// The request fields a v2.3 detail leaves out.
 const V23_DROPPED: &[&str] = &["usedServices"];
 
@@ -1071,10 +1082,16 @@ mod tests {
         let head = json!({ "iun": "X", "notificationRequestId": "R" });
         let mut copied = 0;
         let mut plain_ones = 0;
+        let mut exact_only = 0;
         for request in stored_requests() {
             // Found once when the request is stored: then every view copies it whole.
             let plain = names_no_view_field(request.get());
             plain_ones += usize::from(plain);
+            let parsed: Value = serde_json::from_str(request.get()).expect("JSON");
+            let exact = parsed.as_object().is_some_and(has_no_view_field);
+            // The parsed look-up says plain whenever the text search does, and more often.
+            assert!(exact || !plain, "{}", request.get());
+            exact_only += usize::from(exact && !plain);
             for (keys, drop) in [
                 (REQUEST_STATUS_KEYS, &[][..]),
                 (DETAIL_KEYS, &[][..]),
@@ -1083,7 +1100,7 @@ mod tests {
                 let mut want = br#"{"iun":"X","notificationRequestId":"R""#.to_vec();
                 fields_parsed(&mut want, false, keys, drop, request.get());
                 want.push(b'}');
-                for known in [false, plain] {
+                for known in [false, plain, exact] {
                     let got = merged(&head, keys, drop, request.get(), known, 64);
                     assert_eq!(
                         String::from_utf8(got).expect("UTF-8"),
@@ -1099,6 +1116,11 @@ mod tests {
         assert!((300..600).contains(&copied), "{copied} of 600 copied");
         // Some are plain, some name a field a view writes: both are checked.
         assert!((50..180).contains(&plain_ones), "{plain_ones} of 200 plain");
+        // Those naming a view's field only deeper down are plain by the parsed look-up.
+        assert!(
+            exact_only >= 20,
+            "{exact_only} plain by the parsed look-up alone"
+        );
     }
 
     #[test]

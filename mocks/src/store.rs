@@ -323,7 +323,10 @@ impl Record {
     /// and the facts read from it often.
     pub fn set_request(&mut self, request: &Value) {
         (self.request, self.quotes) = crate::request_text::write(request);
-        self.request_plain = crate::render::names_no_view_field(&self.request);
+        self.request_plain = match request.as_object() {
+            Some(fields) => crate::render::has_no_view_field(fields),
+            None => crate::render::names_no_view_field(&self.request),
+        };
         self.recipients = request["recipients"].as_array().map_or(0, Vec::len);
         self.group = request["group"].as_str().map(Into::into);
     }
