@@ -17,6 +17,7 @@ pub mod problem;
 pub mod query;
 pub mod render;
 pub mod request;
+pub mod request_keys;
 pub mod request_text;
 pub mod server;
 pub mod spec;

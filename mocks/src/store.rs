@@ -13,6 +13,7 @@ use sim::rng::{SplitMix64, StreamKey, seed_from_label};
 use crate::FastMap;
 use crate::ids;
 use crate::request::Refusal;
+use crate::request_keys::RequestKeys;
 use crate::request_text::{Quote, Quotes, RecipientQuote};
 use crate::streams::{EventLog, Stream};
 
@@ -497,59 +498,6 @@ impl Record {
     }
 }
 
-/// (sender, protocol number, idempotence token) of a request.
-fn token_key(r: &Record, request: &Value) -> (String, String, String) {
-    let text = |k: &str| request[k].as_str().unwrap_or_default().to_string();
-    (
-        r.sender.clone(),
-        text("paProtocolNumber"),
-        text("idempotenceToken"),
-    )
-}
-
-/// The upload keys a request refers to: its documents and its payments' attachments.
-fn upload_keys(request: &Value) -> Vec<&str> {
-    let mut keys: Vec<&str> = request["documents"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|d| d["ref"]["key"].as_str())
-        .collect();
-    for rec in request["recipients"].as_array().into_iter().flatten() {
-        for p in rec["payments"].as_array().into_iter().flatten() {
-            for a in [&p["pagoPa"]["attachment"], &p["f24"]["metadataAttachment"]] {
-                if let Some(k) = a["ref"]["key"].as_str() {
-                    keys.push(k);
-                }
-            }
-        }
-    }
-    keys.sort_unstable();
-    keys.dedup();
-    keys
-}
-
-/// (creditorTaxId, noticeCode) of each pagoPA notice, with its recipient.
-fn notice_keys(request: &Value) -> Vec<((String, String), usize)> {
-    let mut out = Vec::new();
-    for (k, rec) in request["recipients"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .enumerate()
-    {
-        for p in rec["payments"].as_array().into_iter().flatten() {
-            if let (Some(c), Some(n)) = (
-                p["pagoPa"]["creditorTaxId"].as_str(),
-                p["pagoPa"]["noticeCode"].as_str(),
-            ) {
-                out.push(((c.to_string(), n.to_string()), k));
-            }
-        }
-    }
-    out
-}
-
 /// The notifications by index. A dropped one leaves an empty slot until every older one
 /// is gone too: indexes stay valid, and memory follows the notifications held.
 #[derive(Default)]
@@ -796,14 +744,19 @@ impl Store {
         let r = &self.records[i];
         self.by_request_id.insert(r.request_id.clone(), i);
         self.by_iun.insert(r.iun.clone(), i);
-        self.by_token.insert(token_key(r, request), i);
+        let keys = RequestKeys::of_value(request);
+        self.by_token.insert(
+            (r.sender.clone(), keys.protocol.into(), keys.token.into()),
+            i,
+        );
         if r.accepted() {
-            for (key, k) in notice_keys(request) {
-                self.by_notice.insert(key, (i, k));
+            for ((creditor, notice), k) in keys.notices {
+                self.by_notice
+                    .insert((creditor.into(), notice.into()), (i, k));
             }
         }
-        for key in upload_keys(request) {
-            if let Some(u) = self.uploads.get_mut(key) {
+        for key in &keys.uploads {
+            if let Some(u) = self.uploads.get_mut(key.as_ref()) {
                 u.refs += 1;
             }
         }
@@ -844,21 +797,29 @@ impl Store {
         };
         self.by_request_id.remove(&r.request_id);
         self.by_iun.remove(&r.iun);
-        let request = r.request_value();
-        let token = token_key(&r, &request);
+        let parsed;
+        let keys = match RequestKeys::of_text(r.request_text()) {
+            Some(keys) => keys,
+            None => {
+                parsed = r.request_value();
+                RequestKeys::of_value(&parsed)
+            }
+        };
+        let token = (r.sender.clone(), keys.protocol.into(), keys.token.into());
         if self.by_token.get(&token) == Some(&i) {
             self.by_token.remove(&token);
         }
-        for (key, _) in notice_keys(&request) {
+        for ((creditor, notice), _) in keys.notices {
+            let key = (creditor.into_owned(), notice.into_owned());
             if self.by_notice.get(&key).is_some_and(|v| v.0 == i) {
                 self.by_notice.remove(&key);
             }
         }
-        for key in upload_keys(&request) {
-            if let Some(u) = self.uploads.get_mut(key) {
+        for key in &keys.uploads {
+            if let Some(u) = self.uploads.get_mut(key.as_ref()) {
                 u.refs = u.refs.saturating_sub(1);
                 if u.refs == 0 {
-                    self.uploads.remove(key);
+                    self.uploads.remove(key.as_ref());
                 }
             }
         }
