@@ -51,14 +51,12 @@ impl<'a> RequestKeys<'a> {
                 }
             }
         }
-        uploads.sort_unstable();
-        uploads.dedup();
-        RequestKeys {
-            protocol: text("paProtocolNumber"),
-            token: text("idempotenceToken"),
+        RequestKeys::new(
+            text("paProtocolNumber"),
+            text("idempotenceToken"),
             notices,
             uploads,
-        }
+        )
     }
 
     /// From a request's JSON text, borrowing what needs no unescaping; `None` when the
@@ -78,14 +76,29 @@ impl<'a> RequestKeys<'a> {
                 uploads.extend(p.f24.and_then(|f| f.metadata_attachment).and_then(Doc::key));
             }
         }
-        uploads.sort_unstable();
-        uploads.dedup();
-        Some(RequestKeys {
-            protocol: r.protocol.unwrap_or_default(),
-            token: r.token.unwrap_or_default(),
+        Some(RequestKeys::new(
+            r.protocol.unwrap_or_default(),
+            r.token.unwrap_or_default(),
             notices,
             uploads,
-        })
+        ))
+    }
+
+    /// The keys as both readings find them, the uploads put in order, each once.
+    fn new(
+        protocol: Cow<'a, str>,
+        token: Cow<'a, str>,
+        notices: Vec<(Notice<'a>, usize)>,
+        mut uploads: Vec<Cow<'a, str>>,
+    ) -> RequestKeys<'a> {
+        uploads.sort_unstable();
+        uploads.dedup();
+        RequestKeys {
+            protocol,
+            token,
+            notices,
+            uploads,
+        }
     }
 }
 

@@ -171,15 +171,23 @@ pub(crate) fn json_reply(status: StatusCode, v: Value) -> Reply {
     Ok((status, Json(v)).into_response())
 }
 
+/// The API key's header, its name made once: from a `&str` each lookup would check and
+/// hash the text anew.
+static API_KEY: header::HeaderName = header::HeaderName::from_static("x-api-key");
+
+/// The request's API key, if it has a readable one.
+fn api_key(headers: &HeaderMap) -> Option<&str> {
+    headers.get(&API_KEY).and_then(|k| k.to_str().ok())
+}
+
 /// The sender bound to the request's API key.
+fn bound_sender<'a>(app: &'a App, headers: &HeaderMap) -> Option<&'a String> {
+    api_key(headers).and_then(|k| app.config.keys.get(k))
+}
+
+/// The sender bound to the request's API key, owned.
 pub(crate) fn sender(app: &App, headers: &HeaderMap) -> Option<String> {
-    // A name made once: from a `&str` each lookup would check and hash the text anew.
-    static API_KEY: header::HeaderName = header::HeaderName::from_static("x-api-key");
-    headers
-        .get(&API_KEY)
-        .and_then(|k| k.to_str().ok())
-        .and_then(|k| app.config.keys.get(k))
-        .cloned()
+    bound_sender(app, headers).cloned()
 }
 
 /// The API gateway's answer to a missing or unknown key.
@@ -1119,7 +1127,7 @@ async fn admin_gpd(
 fn gateway_refusal(app: &App, req: &axum::extract::Request) -> Option<Response> {
     let path = req.uri().path();
     if app.gateway.limits() && !(path.starts_with("/mock/") || path.starts_with("/mock-storage/")) {
-        if let Some(key) = req.headers().get("x-api-key").and_then(|k| k.to_str().ok()) {
+        if let Some(key) = api_key(req.headers()) {
             let day = chrono::Utc::now().timestamp().div_euclid(86_400);
             let message = match app.gateway.admit(key, std::time::Instant::now(), day) {
                 Admission::Pass => None,
@@ -1312,11 +1320,7 @@ async fn front_door(
         axum::http::Method::HEAD => "HEAD",
         _ => "OTHER",
     };
-    let client = req
-        .headers()
-        .get("x-api-key")
-        .and_then(|k| k.to_str().ok())
-        .and_then(|k| app.config.keys.get(k));
+    let client = bound_sender(&app, req.headers());
     let started = std::time::Instant::now();
     let resp = match gateway_refusal(&app, &req) {
         Some(refused) => refused,
